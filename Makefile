@@ -1,0 +1,60 @@
+# scalebench - build, test, install.
+#
+#   make                 build every benchmark in bench/
+#   make check           build, then run every test (C unit tests and prove t/)
+#   make CC=clang check  the same with clang
+#   make SANITIZE=1 check  tests with -fsanitize=address,undefined
+#   make WERROR=1        warnings are errors (CI builds this way)
+#   make install PREFIX=/usr/local
+#   make clean
+#
+# Every bench/*.c but the library (sb.c) is one benchmark program, built as
+# bench/<name> against bench/sb.c. Adding a benchmark needs no change here.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+CSTD    = -std=c11 -D_POSIX_C_SOURCE=200809L
+WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+OPT     = -O2 -g
+CFLAGS  ?=
+LDFLAGS ?=
+SAN_1   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS = $(SAN_$(SANITIZE))
+WERROR_1 = -Werror
+ALL_CFLAGS = $(CSTD) $(WARN) $(WERROR_$(WERROR)) $(OPT) $(SANFLAGS) $(CFLAGS)
+LIBS    = -pthread
+
+LIB_SRC  = bench/sb.c
+LIB_HDR  = bench/sb.h
+BENCH_SRC = $(filter-out $(LIB_SRC),$(wildcard bench/*.c))
+BENCHES  = $(BENCH_SRC:.c=)
+UNIT     = t/c/sb_unit
+
+.PHONY: all check unit clean install
+all: $(BENCHES)
+
+# Each program depends on the flags it was built with, so that switching
+# CC or SANITIZE rebuilds everything.
+BUILD_ID = bench/.build-id
+$(BUILD_ID): FORCE
+	@id='$(CC) $(ALL_CFLAGS) $(LDFLAGS)'; \
+	 [ -f $@ ] && [ "$$(cat $@)" = "$$id" ] || printf '%s\n' "$$id" > $@
+FORCE:
+
+bench/%: bench/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+$(UNIT): t/c/sb_unit.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	$(CC) $(ALL_CFLAGS) -Ibench $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+unit: $(UNIT)
+
+check: all $(UNIT)
+	prove t/
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin
+	for b in $(BENCHES); do cp $$b $(DESTDIR)$(PREFIX)/bin/ || exit 1; done
+
+clean:
+	rm -f $(BENCHES) $(UNIT) $(BUILD_ID)

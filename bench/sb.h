@@ -1,0 +1,181 @@
+/*
+ * sb.h - the scalebench timing and result library.
+ *
+ * Every benchmark uses it the same way:
+ *
+ *     struct sb *r = sb_init("socketbench", "n socket_ns bind_ns", argc, argv);
+ *     ...parse arguments (sb_count), set up, sb_raise_nofile(r, count)...
+ *     for (i = 0; i < count && !sb_interrupted(); i++) {
+ *         sb_tick t0 = sb_ticks();
+ *         fd = socket(...);
+ *         sb_tick t1 = sb_ticks();
+ *         if (fd < 0) { sb_stop(r, "socket()", i, errno, NULL); break; }
+ *         sb_put(r, sb_row(r, i), 1, t1 - t0);
+ *     }
+ *     return sb_finish(r);
+ *
+ * Samples live in memory until sb_finish() prints header, rows and trailer
+ * (docs/format.md), so no output I/O happens while anything is measured.
+ * All platform-specific code of the suite lives in this header's clock
+ * section and in sb.c's platform section.
+ */
+#ifndef SB_H
+#define SB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ---- exit statuses (docs/format.md) ---- */
+enum {
+	SB_EXIT_OK = 0,      /* completed: every requested operation measured */
+	SB_EXIT_FAIL = 1,    /* an unexpected error; rows so far still printed */
+	SB_EXIT_USAGE = 2,   /* bad arguments; nothing measured */
+	SB_EXIT_LIMIT = 3,   /* stopped at a resource limit; rows so far printed */
+};
+/* Interrupted by SIGINT, SIGTERM or SIGHUP: rows so far are printed, then the
+ * program dies by that same signal (a shell shows status 128 + signal). */
+
+/* ---- the clock: one tick source per platform, chosen at compile time ---- */
+typedef uint64_t sb_tick;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SB_CLOCK_TSC 1
+/* lfence before: every earlier instruction has finished; lfence after: no
+ * later instruction starts before the counter is read. So nothing of the
+ * timed call can drift out of the interval, from either side. */
+static inline sb_tick sb_tsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ __volatile__("lfence\n\trdtsc\n\tlfence" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#define SB_CLOCK_CNTVCT 1
+/* isb on both sides keeps the counter read in program order. */
+static inline sb_tick sb_tsc(void)
+{
+	uint64_t v;
+	__asm__ __volatile__("isb\n\tmrs %0, cntvct_el0\n\tisb" : "=r"(v) : : "memory");
+	return v;
+}
+#endif
+
+/* Nanoseconds of CLOCK_MONOTONIC: the calibration reference and fallback. */
+static inline sb_tick sb_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (sb_tick)ts.tv_sec * 1000000000u + (sb_tick)ts.tv_nsec;
+}
+
+/* Set by sb_init(): nonzero when the cycle counter is used. The fallback is
+ * taken on other CPUs, and on x86_64 when the TSC is not invariant. */
+extern int sb_use_counter;
+
+/* The time stamp taken around every measured operation. */
+static inline sb_tick sb_ticks(void)
+{
+#if defined(SB_CLOCK_TSC) || defined(SB_CLOCK_CNTVCT)
+	if (sb_use_counter)
+		return sb_tsc();
+#endif
+	return sb_mono_ns();
+}
+
+/* ---- the clock as calibrated by sb_init() ---- */
+struct sb_clock {
+	const char *name;       /* "rdtsc", "cntvct_el0" or "clock_gettime(CLOCK_MONOTONIC)" */
+	const char *note;       /* why this clock, e.g. "invariant TSC" */
+	double hz;              /* ticks per second, measured against CLOCK_MONOTONIC */
+	double overhead_ticks;  /* median of back-to-back sb_ticks() pairs */
+};
+void sb_clock_calibrate(struct sb_clock *c);
+double sb_ticks_to_ns(const struct sb_clock *c, double ticks);
+
+/* ---- a run: header, samples and how it ended ---- */
+struct sb;
+
+/* Calibrates the clock, installs the SIGINT/SIGTERM/SIGHUP handlers, asks to
+ * be sent SIGTERM when the parent dies (where the OS can), records the
+ * command line. columns: space-separated names, the first "n"; a name ending
+ * in _ns holds time (stored in ticks, printed in ns), any other a count. */
+struct sb *sb_init(const char *bench, const char *columns, int argc, char **argv);
+
+/* Adds a header line "# key: value" (printf-style value). */
+void sb_meta(struct sb *r, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Makes room for rows in advance so that sb_row() does not allocate inside a
+ * measured phase. */
+void sb_reserve(struct sb *r, size_t rows);
+
+/* Appends a row for n objects, all values missing; returns its index. */
+size_t sb_row(struct sb *r, uint64_t n);
+
+/* Sets column col (1 = first column after n) of row: a time in ticks for _ns
+ * columns (a fraction is fine: ticks / operations), a count otherwise. */
+void sb_put(struct sb *r, size_t row, int col, double value);
+
+size_t sb_rows(const struct sb *r);
+const struct sb_clock *sb_clock(const struct sb *r);
+
+/* Ends the measurement early because call failed with err at n objects.
+ * EMFILE, ENFILE, EAGAIN, ENOMEM, ENOBUFS, EADDRNOTAVAIL, EADDRINUSE,
+ * ECONNREFUSED (and EPROCLIM where it exists) are limits: the run "stopped"
+ * (SB_EXIT_LIMIT). Any other errno is a failure (SB_EXIT_FAIL). limit names
+ * the limit and its value; NULL lets the library name it from call and err.
+ * The first stop wins; later calls are ignored. */
+void sb_stop(struct sb *r, const char *call, uint64_t n, int err, const char *limit);
+
+/* A failure that is not a system call's errno, e.g. a short read. */
+void sb_fail(struct sb *r, uint64_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Nonzero once SIGINT, SIGTERM or SIGHUP arrived. Loops test it every
+ * iteration; a call failing with EINTR while it is set ends the run. */
+int sb_interrupted(void);
+
+/* Nonzero once sb_stop(), sb_fail() or a signal ended the measurement. */
+int sb_ended(const struct sb *r);
+
+/* Prints header, rows and trailer to stdout, frees the run, and returns the
+ * exit status (or, if a signal interrupted the run, dies by that signal). */
+int sb_finish(struct sb *r);
+
+/* ---- limits ---- */
+/* Raise RLIMIT_NOFILE / RLIMIT_NPROC so that `need` more descriptors or
+ * processes fit: the soft limit up to the hard one, and the hard one as well
+ * when the process may. Records "# rlimit_nofile: soft S, hard H" in the header.
+ * Returns the soft limit in force afterwards. */
+long long sb_raise_nofile(struct sb *r, long long need);
+long long sb_raise_nproc(struct sb *r, long long need);
+
+/* Reads a kernel tunable by its sysctl name (kernel.pid_max, vm.max_map_count,
+ * net.ipv4.ip_local_port_range, kern.maxfiles, ...) as text. On Linux the
+ * name maps to /proc/sys; on the BSDs and macOS sysctlbyname(). Returns 0 and
+ * fills buf, or -1 where the OS has no such tunable. */
+int sb_sysctl(const char *name, char *buf, size_t len);
+
+/* Asks the kernel to send sig to this process when its parent dies: Linux
+ * PR_SET_PDEATHSIG, FreeBSD PROC_PDEATHSIG_CTL. Returns -1 where the OS has
+ * no such call (the caller then needs another way, e.g. a pipe whose write
+ * end only the parent holds). sb_init() does this with SIGTERM for every
+ * benchmark; forked children call it again, as fork() clears it. */
+int sb_die_with_parent(int sig);
+
+/* ---- arguments ---- */
+/* Parses a whole number in [min, max] for option opt, or prints one line
+ * "bench: -c: 'x' is not a whole number from min to max" and exits with
+ * SB_EXIT_USAGE. */
+long long sb_number(const char *bench, char opt, const char *s, long long min, long long max);
+
+/* getopt(3) that turns an unknown option or a missing value into one line
+ * "bench: unknown option -x (try -h)" and SB_EXIT_USAGE; never returns '?'. */
+int sb_getopt(const char *bench, int argc, char **argv, const char *opts);
+
+/* Prints "bench: message" as one line to stderr, exits SB_EXIT_USAGE. */
+void sb_usage_error(const char *bench, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * sb_unit - C unit tests of the timing library, printing TAP for prove
+ * (run through t/01-timing-library.t).
+ */
+#include "sb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int tests;
+static int failed;
+
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("%sok %d - ", cond ? "" : "not ", ++tests);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+	if (!cond)
+		failed++;
+	fflush(stdout);
+}
+
+static void check_clock(const char *label)
+{
+	struct sb_clock c;
+	sb_clock_calibrate(&c);
+	printf("# %s: %s (%s), %.0f Hz, overhead %.1f ticks\n", label, c.name, c.note, c.hz,
+	       c.overhead_ticks);
+	/* A cycle counter runs between 1 MHz (slow ARM generic timers) and
+	 * 100 GHz; the fallback counts nanoseconds exactly. */
+	if (sb_use_counter)
+		ok(c.hz > 1e6 && c.hz < 1e11, "%s: calibrated rate %.0f Hz is sane", label, c.hz);
+	else
+		ok(c.hz == 1e9, "%s: monotonic fallback counts nanoseconds", label);
+
+	sb_tick prev = sb_ticks();
+	int back = 0;
+	for (int i = 0; i < 200000; i++) {
+		sb_tick now = sb_ticks();
+		if (now < prev)
+			back++;
+		prev = now;
+	}
+	ok(back == 0, "%s: 200000 successive stamps never go backwards (%d did)", label, back);
+
+	double ovh = sb_ticks_to_ns(&c, c.overhead_ticks);
+	ok(ovh >= 0 && ovh < 1000, "%s: stamp overhead %.1f ns is below 1 us", label, ovh);
+
+	/* nanosleep() sleeps at least as long as asked: the converted interval
+	 * can not be shorter (1%% slack for calibration error). */
+	struct timespec ts = {0, 20000000};
+	sb_tick t0 = sb_ticks();
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	sb_tick t1 = sb_ticks();
+	double ns = sb_ticks_to_ns(&c, (double)(t1 - t0));
+	ok(ns >= 19.8e6 && ns < 10e9, "%s: a 20 ms sleep measures %.3f ms", label, ns / 1e6);
+}
+
+/* Runs f in a child with stdout to a temp file; returns the wait status and
+ * the output. */
+static int in_child(void (*f)(void), char *out, size_t len)
+{
+	char path[] = "/tmp/sb_unit.XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		f();
+		_exit(99);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	ssize_t got = pread(fd, out, len - 1, 0);
+	out[got > 0 ? got : 0] = 0;
+	close(fd);
+	return st;
+}
+
+static void bad_number(void)
+{
+	sb_number("unit", 'c', "12x", 1, 100);
+}
+static void big_number(void)
+{
+	sb_number("unit", 'c', "99999999999999999999999", 1, 100);
+}
+static void a_run(void)
+{
+	char *argv[] = {"unit", "-c", "3", NULL};
+	struct sb *r = sb_init("unit", "n a_ns b", 3, argv);
+	sb_meta(r, "count", "%d", 3);
+	for (int i = 0; i < 3; i++) {
+		size_t row = sb_row(r, (uint64_t)i);
+		sb_put(r, row, 1, sb_clock(r)->hz / 1e6);   /* one microsecond of ticks */
+		if (i != 1)
+			sb_put(r, row, 2, 7);
+	}
+	sb_stop(r, "socket()", 3, EMFILE, NULL);
+	sb_stop(r, "bind()", 2, EINVAL, NULL);          /* the first stop wins */
+	exit(sb_finish(r));
+}
+static void a_failure(void)
+{
+	char *argv[] = {"unit", NULL};
+	struct sb *r = sb_init("unit", "n x_ns", 1, argv);
+	sb_stop(r, "bind()", 5, EINVAL, NULL);
+	exit(sb_finish(r));
+}
+
+int main(void)
+{
+	check_clock("default clock");
+	setenv("SB_CLOCK", "monotonic", 1);
+	check_clock("SB_CLOCK=monotonic");
+	unsetenv("SB_CLOCK");
+
+	char out[8192];
+	int st = in_child(bad_number, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_USAGE, "a non-numeric count exits with the usage status");
+	ok(strstr(out, "-c: '12x' is not a whole number from 1 to 100") != NULL &&
+	   strchr(out, '\n') == out + strlen(out) - 1, "the error is one line naming the option and range");
+	st = in_child(big_number, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_USAGE, "an overflowing count exits with the usage status");
+
+	st = in_child(a_run, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_LIMIT, "a run stopped at EMFILE exits with the limit status");
+	ok(strstr(out, "\n0 1000.0 7\n1 1000.0 -\n2 1000.0 7\n# rows: 3\n") != NULL,
+	   "rows print ticks as ns, counts as numbers and missing values as -");
+	ok(strstr(out, "# end: stopped: socket() at n=3: EMFILE (RLIMIT_NOFILE=") != NULL,
+	   "the end line names the call, n, errno and the limit");
+	ok(strstr(out, "# columns: n a_ns b\n# units: count ns count\n") != NULL, "columns and units in the header");
+	ok(strstr(out, "# count: 3\n") != NULL && strstr(out, "# args: unit -c 3\n") != NULL,
+	   "meta lines and the command line in the header");
+	st = in_child(a_failure, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_FAIL, "EINVAL is a failure, not a limit");
+	ok(strstr(out, "# end: failed: bind() at n=5: EINVAL (") != NULL, "the failure is named in the end line");
+
+	char buf[128];
+#if defined(__linux__)
+	ok(sb_sysctl("kernel.pid_max", buf, sizeof buf) == 0 && atol(buf) > 0, "sb_sysctl reads kernel.pid_max (%s)", buf);
+	ok(sb_sysctl("no.such.tunable", buf, sizeof buf) == -1, "sb_sysctl says -1 for an unknown tunable");
+#else
+	ok(sb_sysctl("kern.maxproc", buf, sizeof buf) == 0 && atol(buf) > 0, "sb_sysctl reads kern.maxproc");
+	ok(sb_sysctl("no.such.tunable", buf, sizeof buf) == -1, "sb_sysctl says -1 for an unknown tunable");
+#endif
+	printf("1..%d\n", tests);
+	return failed ? 1 : 0;
+}
