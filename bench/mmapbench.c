@@ -65,10 +65,11 @@ int main(int argc, char **argv)
 	long long room = (bytes + 2 * ps - 1) / (2 * ps);
 	if (count == 0)
 		count = room;
-	if (count == 0 || count > room)
+	if (count == 0 || count > room) {
+		long long want = count ? count : 1;
 		sb_usage_error(me, "%s: %lld bytes hold %lld mappings of every other %lld-byte page; "
-			       "%lld need at least %lld bytes", path, bytes, room, ps, count ? count : 1,
-			       (2 * (count ? count : 1) - 1) * ps);
+			       "%lld need at least %lld bytes", path, bytes, room, ps, want, 2 * (want - 1) * ps + 1);
+	}
 	if (fd < 0) {
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
 		if (fd < 0)
