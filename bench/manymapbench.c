@@ -154,7 +154,8 @@ int main(int argc, char **argv)
 	for (long long i = 0; i < opened; i++)
 		if (close(fds[i]) != 0)
 			sb_stop(r, "close()", (uint64_t)i, errno, NULL);
-	close(dfd);
+	if (close(dfd) != 0)
+		sb_stop(r, "close() of DIR", 0, errno, NULL);
 	free(path);
 	free(len);
 	free(fds);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +114,13 @@ static void scan(int dfd, char *have, char *dirs, int *marker)
 		}
 		if (errno != 0)
 			fail("reading", name);
-		closedir(sd);
+		if (closedir(sd) != 0)
+			fail("closing", name);
 	}
 	if (errno != 0)
 		fail("reading", ".");
-	closedir(d);
+	if (closedir(d) != 0)
+		fail("closing", ".");
 }
 
 /* Is file i there with the right content? */
@@ -131,7 +134,8 @@ static int intact(int dfd, long long i, const char *want)
 	ssize_t n = read(fd, got, sizeof got);
 	if (n < 0)
 		fail("reading", path);
-	close(fd);
+	if (close(fd) != 0)
+		fail("closing", path);
 	return n == FILE_BYTES && memcmp(got, want, FILE_BYTES) == 0;
 }
 
@@ -150,6 +154,7 @@ int main(int argc, char **argv)
 	if (optind + 1 != argc)
 		sb_usage_error(me, "unexpected argument '%s' (try -h)", argv[optind + 1]);
 	top = argv[optind];
+	sb_die_with_parent(SIGTERM);   /* where the OS can: no orphan goes on writing */
 
 	if (mkdir(top, 0755) != 0 && errno != EEXIST)
 		sb_usage_error(me, "cannot create %s: %s", top, strerror(errno));
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
 	free(have);
 	free(dirs);
 	free(bad);
-	close(dfd);
+	if (close(dfd) != 0)
+		fail("closing", ".");
 	return fflush(stdout) == 0 ? SB_EXIT_OK : SB_EXIT_FAIL;
 }
