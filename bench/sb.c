@@ -5,14 +5,19 @@
 #if defined(__APPLE__)
 #define _DARWIN_C_SOURCE 1
 #endif
+#if defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
+#undef _POSIX_C_SOURCE      /* the BSD namespace (mincore, sysctlbyname) */
+#endif
 #include "sb.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
@@ -239,6 +244,62 @@ static void name_limit(const char *call, int err, char *out, size_t len)
 	}
 #undef RL
 #undef SYS
+}
+
+/* ---- files and the page cache ---- */
+long long sb_read_all(int fd)
+{
+	char buf[65536];
+	long long total = 0;
+	for (;;) {
+		ssize_t got = read(fd, buf, sizeof buf);
+		if (got < 0 && errno == EINTR && !sb_interrupted())
+			continue;
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return total;
+		total += got;
+	}
+}
+
+/* mincore() is not POSIX: Linux fills unsigned chars, the BSDs and macOS
+ * chars; OpenBSD no longer has it. */
+#if defined(SB_OS_LINUX)
+typedef unsigned char sb_mincore_vec;
+#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__) || defined(__APPLE__)
+typedef char sb_mincore_vec;
+#endif
+
+int sb_resident(int fd, size_t len, size_t *resident, size_t *pages)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	*resident = 0;
+	*pages = (len + ps - 1) / ps;
+	if (len == 0)
+		return 0;
+#if defined(SB_OS_LINUX) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__) || \
+	defined(__APPLE__)
+	void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	sb_mincore_vec *vec = malloc(*pages);
+	int rc = -1, err = ENOMEM;
+	if (vec) {
+		rc = mincore(p, len, vec);
+		err = errno;
+		for (size_t i = 0; rc == 0 && i < *pages; i++)
+			*resident += (size_t)(vec[i] & 1);
+		free(vec);
+	}
+	munmap(p, len);
+	errno = err;
+	return rc == 0 ? 0 : -1;
+#else
+	(void)fd;
+	errno = ENOSYS;
+	return -1;
+#endif
 }
 
 /* ======================= clock ======================= */
@@ -730,4 +791,58 @@ long long sb_number(const char *bench, char opt, const char *s, long long min, l
 	if (errno != 0 || end == s || *end != 0 || v < min || v > max || s[0] == ' ' || s[0] == '+')
 		sb_usage_error(bench, "-%c: '%s' is not a whole number from %lld to %lld", opt, s, min, max);
 	return v;
+}
+
+long long sb_size(const char *bench, char opt, const char *s, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	int shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	int ok = errno == 0 && end != s && *end == 0 && s[0] >= '0' && s[0] <= '9' && v >= 0 &&
+		 v <= (LLONG_MAX >> shift);
+	if (ok)
+		v <<= shift;
+	if (!ok || v < min || v > max)
+		sb_usage_error(bench, "-%c: '%s' is not a size from %lld to %lld bytes (a whole number, "
+			       "optionally followed by K, M, G or T: powers of 1024)", opt, s, min, max);
+	return v;
+}
+
+/* ======================= the small-file tree ======================= */
+void sb_tree_path(char *buf, size_t len, long long i)
+{
+	snprintf(buf, len, "%04lld/%02lld", i / SB_TREE_PER_DIR, i % SB_TREE_PER_DIR);
+}
+
+long long sb_tree_files(const char *dir)
+{
+	char path[4096], text[128], check[128];
+	if (snprintf(path, sizeof path, "%s/%s", dir, SB_TREE_MARKER) >= (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t got = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[got] = 0;
+	long long n = -1;
+	if (sscanf(text, SB_TREE_MARKER_FMT, &n) != 1 || n < 1 || n > SB_TREE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(check, sizeof check, SB_TREE_MARKER_FMT, n);
+	if (strcmp(check, text) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return n;
 }

@@ -59,6 +59,26 @@ static inline sb_tick sb_tsc(void)
 	__asm__ __volatile__("isb\n\tmrs %0, cntvct_el0\n\tisb" : "=r"(v) : : "memory");
 	return v;
 }
+
+/* ---- the many-small-files tree: bench/mktestdata makes it, manymapbench maps it ----
+ * File i (0, 1, ...) of the tree at DIR is DIR/DDDD/FF, DDDD = i / 100 and
+ * FF = i % 100, four and two decimal digits: 100 files per directory, as in
+ * the 2003 study. DIR/.mktestdata, written when the tree is complete, holds
+ * one line, SB_TREE_MARKER_FMT with the number of files. */
+#define SB_TREE_PER_DIR 100
+#define SB_TREE_MAX 1000000
+#define SB_TREE_MARKER ".mktestdata"
+#define SB_TREE_MARKER_FMT "scalebench small-file tree: %lld files\n"
+
+/* Writes file i's path relative to DIR ("0042/17" for 4217) into buf (7
+ * characters and the NUL for i < SB_TREE_MAX). */
+void sb_tree_path(char *buf, size_t len, long long i);
+
+/* How many files the complete tree at dir holds, read from its marker; -1
+ * with errno when there is none: ENOENT (no tree, or mktestdata did not
+ * finish), EINVAL (the marker is not mktestdata's), or open()'s error. */
+long long sb_tree_files(const char *dir);
+
 #endif
 
 /* Nanoseconds of CLOCK_MONOTONIC: the calibration reference and fallback. */
@@ -79,6 +99,26 @@ static inline sb_tick sb_ticks(void)
 #if defined(SB_CLOCK_TSC) || defined(SB_CLOCK_CNTVCT)
 	if (sb_use_counter)
 		return sb_tsc();
+
+/* ---- the many-small-files tree: bench/mktestdata makes it, manymapbench maps it ----
+ * File i (0, 1, ...) of the tree at DIR is DIR/DDDD/FF, DDDD = i / 100 and
+ * FF = i % 100, four and two decimal digits: 100 files per directory, as in
+ * the 2003 study. DIR/.mktestdata, written when the tree is complete, holds
+ * one line, SB_TREE_MARKER_FMT with the number of files. */
+#define SB_TREE_PER_DIR 100
+#define SB_TREE_MAX 1000000
+#define SB_TREE_MARKER ".mktestdata"
+#define SB_TREE_MARKER_FMT "scalebench small-file tree: %lld files\n"
+
+/* Writes file i's path relative to DIR ("0042/17" for 4217) into buf (7
+ * characters and the NUL for i < SB_TREE_MAX). */
+void sb_tree_path(char *buf, size_t len, long long i);
+
+/* How many files the complete tree at dir holds, read from its marker; -1
+ * with errno when there is none: ENOENT (no tree, or mktestdata did not
+ * finish), EINVAL (the marker is not mktestdata's), or open()'s error. */
+long long sb_tree_files(const char *dir);
+
 #endif
 	return sb_mono_ns();
 }
@@ -164,6 +204,20 @@ int sb_sysctl(const char *name, char *buf, size_t len);
  * benchmark; forked children call it again, as fork() clears it. */
 int sb_die_with_parent(int sig);
 
+/* ---- files and the page cache ---- */
+/* Reads the file open on fd from its offset to its end (into a scratch
+ * buffer), so that its pages are in the page cache, the way `cat FILE
+ * >/dev/null` does. Returns the bytes read, or -1 with errno (EINTR when a
+ * signal ended the run: test sb_interrupted()). */
+long long sb_read_all(int fd);
+
+/* How many of the pages that hold the first len bytes of the file open on fd
+ * are resident in memory: maps them (PROT_READ, MAP_SHARED), asks mincore(),
+ * unmaps them. Sets *pages to the pages of len bytes and *resident to those
+ * resident. Returns 0, or -1 with errno: ENOSYS where the OS has no
+ * mincore() (OpenBSD), else the error of mmap() or mincore(). */
+int sb_resident(int fd, size_t len, size_t *resident, size_t *pages);
+
 /* ---- arguments ---- */
 /* Parses a whole number in [min, max] for option opt, or prints one line
  * "bench: -c: 'x' is not a whole number from min to max" and exits with
@@ -177,5 +231,30 @@ int sb_getopt(const char *bench, int argc, char **argv, const char *opts);
 /* Prints "bench: message" as one line to stderr, exits SB_EXIT_USAGE. */
 void sb_usage_error(const char *bench, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
+
+/* Parses a size in bytes in [min, max] for option opt: a whole number,
+ * optionally followed by K, M, G or T (powers of 1024: "200M" is
+ * 209715200), or prints one line and exits with SB_EXIT_USAGE. */
+long long sb_size(const char *bench, char opt, const char *s, long long min, long long max);
+
+
+/* ---- the many-small-files tree: bench/mktestdata makes it, manymapbench maps it ----
+ * File i (0, 1, ...) of the tree at DIR is DIR/DDDD/FF, DDDD = i / 100 and
+ * FF = i % 100, four and two decimal digits: 100 files per directory, as in
+ * the 2003 study. DIR/.mktestdata, written when the tree is complete, holds
+ * one line, SB_TREE_MARKER_FMT with the number of files. */
+#define SB_TREE_PER_DIR 100
+#define SB_TREE_MAX 1000000
+#define SB_TREE_MARKER ".mktestdata"
+#define SB_TREE_MARKER_FMT "scalebench small-file tree: %lld files\n"
+
+/* Writes file i's path relative to DIR ("0042/17" for 4217) into buf (7
+ * characters and the NUL for i < SB_TREE_MAX). */
+void sb_tree_path(char *buf, size_t len, long long i);
+
+/* How many files the complete tree at dir holds, read from its marker; -1
+ * with errno when there is none: ENOENT (no tree, or mktestdata did not
+ * finish), EINVAL (the marker is not mktestdata's), or open()'s error. */
+long long sb_tree_files(const char *dir);
 
 #endif

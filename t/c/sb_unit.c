@@ -123,6 +123,59 @@ static void a_failure(void)
 	exit(sb_finish(r));
 }
 
+static void bad_size(void)
+{
+	sb_size("unit", 's', "2X", 1, 1LL << 40);
+}
+static void huge_size(void)
+{
+	sb_size("unit", 's', "99999999T", 1, 1LL << 40);
+}
+
+/* sb_size, sb_tree_path, sb_read_all and sb_resident */
+static void check_files(void)
+{
+	ok(sb_size("unit", 's', "200M", 1, 1LL << 40) == 209715200, "sb_size: 200M is 200*1024*1024 bytes");
+	ok(sb_size("unit", 's', "1g", 1, 1LL << 40) == 1073741824 && sb_size("unit", 's', "4096", 1, 1LL << 40) == 4096 &&
+	   sb_size("unit", 's', "3K", 1, 1LL << 40) == 3072, "sb_size: 1g, 4096 and 3K");
+	char out[8192];
+	int st = in_child(bad_size, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_USAGE && strstr(out, "-s: '2X' is not a size") != NULL,
+	   "sb_size: an unknown suffix is a one-line usage error");
+	st = in_child(huge_size, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_USAGE, "sb_size: an overflowing size is a usage error");
+
+	char path[32];
+	sb_tree_path(path, sizeof path, 4217);
+	ok(strcmp(path, "0042/17") == 0, "sb_tree_path: file 4217 is 0042/17 (%s)", path);
+	sb_tree_path(path, sizeof path, SB_TREE_MAX - 1);
+	ok(strcmp(path, "9999/99") == 0, "sb_tree_path: the last file is 9999/99 (%s)", path);
+
+	char name[] = "/tmp/sb_unit.XXXXXX";
+	int fd = mkstemp(name);
+	ok(fd >= 0, "a temporary file");
+	if (fd < 0)
+		return;
+	unlink(name);
+	long ps = sysconf(_SC_PAGESIZE);
+	size_t len = (size_t)ps * 5 + 7;
+	char *buf = malloc(len);
+	memset(buf, 'x', len);
+	ok(buf && write(fd, buf, len) == (ssize_t)len && lseek(fd, 0, SEEK_SET) == 0, "5 pages and 7 bytes written");
+	ok(sb_read_all(fd) == (long long)len, "sb_read_all reads them all");
+	ok(sb_read_all(fd) == 0, "sb_read_all at the end reads 0");
+	size_t res = 99, pages = 99;
+	int rc = sb_resident(fd, len, &res, &pages);
+#if defined(__linux__)
+	ok(rc == 0 && pages == 6 && res == 6, "sb_resident: 6 pages, all resident (%zu of %zu)", res, pages);
+#else
+	ok((rc == 0 && pages == 6 && res <= 6) || (rc == -1 && errno == ENOSYS), "sb_resident: 6 pages or ENOSYS");
+#endif
+	ok(sb_resident(fd, 0, &res, &pages) == 0 && res == 0 && pages == 0, "sb_resident of 0 bytes: 0 pages");
+	free(buf);
+	close(fd);
+}
+
 int main(void)
 {
 	check_clock("default clock");
@@ -159,6 +212,7 @@ int main(void)
 	ok(sb_sysctl("kern.maxproc", buf, sizeof buf) == 0 && atol(buf) > 0, "sb_sysctl reads kern.maxproc");
 	ok(sb_sysctl("no.such.tunable", buf, sizeof buf) == -1, "sb_sysctl says -1 for an unknown tunable");
 #endif
+	check_files();
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }
