@@ -164,6 +164,12 @@ int sb_sysctl(const char *name, char *buf, size_t len);
  * benchmark; forked children call it again, as fork() clears it. */
 int sb_die_with_parent(int sig);
 
+/* Writes into buf the limit that call failing with err runs into, with the
+ * values in force now, as sb_stop() names it: e.g. for ("fork()", EAGAIN)
+ * "RLIMIT_NPROC=..., kernel.pid_max=..., kernel.threads-max=..., cgroup
+ * pids.max=...". For recording the limits in the header before a run. */
+void sb_limit_text(const char *call, int err, char *buf, size_t len);
+
 /* ---- arguments ---- */
 /* Parses a whole number in [min, max] for option opt, or prints one line
  * "bench: -c: 'x' is not a whole number from min to max" and exits with
