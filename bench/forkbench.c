@@ -175,9 +175,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		if (fcntl(rep[i], F_SETFD, FD_CLOEXEC) != 0 || fcntl(life[i], F_SETFD, FD_CLOEXEC) != 0) {
 			sb_stop(r, "fcntl(FD_CLOEXEC)", 0, errno, NULL);
+			free(kids);
 			return sb_finish(r);
 		}
 	int maxfd = highest_fd();
+	/* -m vfork/spawn: the child is this program with -C PPID, fd 0 the
+	 * lifeline, fd 1 the report pipe, every other descriptor closed */
 	pid_t me = getpid();
 	char ppid[24];
 	snprintf(ppid, sizeof ppid, "%ld", (long)me);
@@ -193,6 +196,7 @@ int main(int argc, char **argv)
 			err = posix_spawn_file_actions_addclose(&fa, fd);
 	if (err) {
 		sb_stop(r, "posix_spawn_file_actions()", 0, err, NULL);
+		free(kids);
 		return sb_finish(r);
 	}
 	sb_reserve(r, (size_t)count);
