@@ -10,6 +10,8 @@
 #
 # Every bench/*.c but the library (sb.c) is one benchmark program, built as
 # bench/<name> against bench/sb.c. Adding a benchmark needs no change here.
+# bench/forkbench-static is the one extra: forkbench.c linked with -static
+# (glibc's libc.a, from libc6-dev, on Debian).
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -27,7 +29,8 @@ LIBS    = -pthread
 LIB_SRC  = bench/sb.c
 LIB_HDR  = bench/sb.h
 BENCH_SRC = $(filter-out $(LIB_SRC),$(wildcard bench/*.c))
-BENCHES  = $(BENCH_SRC:.c=)
+BENCHES  = $(BENCH_SRC:.c=) $(STATIC)
+STATIC   = bench/forkbench-static
 UNIT     = t/c/sb_unit
 
 .PHONY: all check unit clean install
@@ -43,6 +46,11 @@ FORCE:
 
 bench/%: bench/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+# Static: the sanitizers' runtimes cannot be linked statically, so this one
+# is built without them (its source is sanitized in bench/forkbench).
+$(STATIC): bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	$(CC) $(CSTD) $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ bench/forkbench.c $(LIB_SRC) $(LIBS)
 
 $(UNIT): t/c/sb_unit.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
 	$(CC) $(ALL_CFLAGS) -Ibench $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)

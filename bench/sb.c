@@ -759,6 +759,12 @@ long long sb_raise_nproc(struct sb *r, long long need)
 	return raise_limit(r, RLIMIT_NPROC, "rlimit_nproc", need + 64);
 }
 
+void sb_limit_text(const char *call, int err, char *buf, size_t len)
+{
+	if (len > 0)
+		name_limit(call, err, buf, len);
+}
+
 /* ======================= arguments ======================= */
 void sb_usage_error(const char *bench, const char *fmt, ...)
 {

@@ -217,6 +217,11 @@ long long sb_read_all(int fd);
  * resident. Returns 0, or -1 with errno: ENOSYS where the OS has no
  * mincore() (OpenBSD), else the error of mmap() or mincore(). */
 int sb_resident(int fd, size_t len, size_t *resident, size_t *pages);
+/* Writes into buf the limit that call failing with err runs into, with the
+ * values in force now, as sb_stop() names it: e.g. for ("fork()", EAGAIN)
+ * "RLIMIT_NPROC=..., kernel.pid_max=..., kernel.threads-max=..., cgroup
+ * pids.max=...". For recording the limits in the header before a run. */
+void sb_limit_text(const char *call, int err, char *buf, size_t len);
 
 /* ---- arguments ---- */
 /* Parses a whole number in [min, max] for option opt, or prints one line

@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/../harness/lib";
 use Scalebench::Result qw(parse_text validate);
 
-our @EXPORT = qw(ROOT bin run check_output unprivileged children_of $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
+our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
 
 our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
 
@@ -20,9 +20,15 @@ sub ROOT { return File::Spec->rel2abs("$FindBin::Bin/..") }
 # bin('socketbench') -> absolute path of bench/socketbench
 sub bin { return ROOT() . "/bench/$_[0]" }
 
-# run([cmd, args...], timeout => s, shell => 'prefix', stdin => text)
-# -> { out, err, exit (undef if killed), signal, timed_out, pid }
+# run([cmd, args...], timeout => s, shell => 'prefix', stdin => text,
+#     during => sub { my ($pid) = @_; ... return 1 when done }, grace => s)
+# -> { out, err, exit (undef if killed), signal, timed_out, pid, left }
 # shell: a shell snippet run before exec, e.g. 'ulimit -n 64'.
+# during: called about every 20 ms while the program runs, until it returns
+#   true (e.g. to signal the program once it is mid-run).
+# left: the processes of the program's process group (the program runs in a
+#   group of its own) still alive after it ended, waiting up to grace seconds
+#   (default 0) for them to go; whatever is left is then killed.
 sub run {
     my ($cmd, %o) = @_;
     my $timeout = $o{timeout} // 120;
@@ -42,9 +48,11 @@ sub run {
     }
     my $deadline = time + $timeout;
     my ($st, $timed_out) = (undef, 0);
+    my $during = $o{during};
     while (1) {
         my $w = waitpid($pid, WNOHANG);
         if ($w == $pid) { $st = $?; last }
+        $during = undef if $during && $during->($pid);
         if (time > $deadline) {
             $timed_out = 1;
             kill 'KILL', -$pid;
@@ -54,11 +62,17 @@ sub run {
         }
         select(undef, undef, undef, 0.02);
     }
+    my @left = group_alive($pid);
+    my $until = time + ($o{grace} // 0);
+    while (@left && time < $until) {
+        select(undef, undef, undef, 0.02);
+        @left = group_alive($pid);
+    }
     kill 'KILL', -$pid;    # anything the program left in its group
     local $/;
     open my $o, '<', $ofile or die;
     open my $e, '<', $efile or die;
-    my %r = (out => scalar <$o>, err => scalar <$e>, timed_out => $timed_out, pid => $pid);
+    my %r = (out => scalar <$o>, err => scalar <$e>, timed_out => $timed_out, pid => $pid, left => \@left);
     $r{out} //= '';
     $r{err} //= '';
     if ($st & 127) { $r{signal} = $st & 127 } else { $r{exit} = $st >> 8 }
@@ -88,6 +102,13 @@ sub unprivileged {
 sub children_of {
     my ($ppid) = @_;
     my @kids;
+    if (-r "/proc/$ppid/task/$ppid/children") {    # Linux: no scan of /proc
+        for my $t (glob "/proc/$ppid/task/*/children") {
+            open my $fh, '<', $t or next;
+            push @kids, split ' ', (<$fh> // '');
+        }
+        return @kids;
+    }
     if (-d '/proc/self') {
         opendir my $d, '/proc' or return ();
         for my $p (grep { /^\d+$/ } readdir $d) {
@@ -101,6 +122,26 @@ sub children_of {
         push @kids, $1 if /^\s*(\d+)\s+(\d+)/ && $2 == $ppid;
     }
     return @kids;
+}
+
+# group_alive($pgid) -> pids of the live processes in process group $pgid
+# (zombies are dead: they only wait to be reaped, so they are not counted)
+sub group_alive {
+    my ($pgid) = @_;
+    my @pids;
+    if (-d '/proc/self') {
+        opendir my $d, '/proc' or return ();
+        for my $p (grep { /^\d+$/ } readdir $d) {
+            open my $fh, '<', "/proc/$p/stat" or next;
+            my $stat = <$fh> // next;
+            push @pids, $p if $stat =~ /\)\s+([^Z\s])\s+\d+\s+(\d+)/ && $2 == $pgid;
+        }
+        return @pids;
+    }
+    for (`ps -A -o pid= -o pgid= -o stat=`) {
+        push @pids, $1 if /^\s*(\d+)\s+(\d+)\s+([A-Z])/ && $2 == $pgid && $3 ne 'Z';
+    }
+    return @pids;
 }
 
 1;

@@ -1,0 +1,275 @@
+/*
+ * forkbench - latency of fork() while n children stay alive, then of killing
+ * and reaping them one by one. Built twice from this file: bench/forkbench
+ * (dynamically linked) and bench/forkbench-static (-static, FORKBENCH_STATIC).
+ * Method: docs/bench/forkbench.md. Output: docs/format.md.
+ */
+/* vfork() left POSIX in 2008: ask for the system's full namespace. */
+#if defined(__linux__)
+#define _DEFAULT_SOURCE 1
+#elif defined(__APPLE__)
+#define _DARWIN_C_SOURCE 1
+#else
+#undef _POSIX_C_SOURCE
+#endif
+#include "sb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(FORKBENCH_STATIC)
+#define BENCH "forkbench-static"
+#define LINKAGE "static"
+#else
+#define BENCH "forkbench"
+#define LINKAGE "dynamic"
+#endif
+
+extern char **environ;
+
+static const char usage[] =
+	"usage: " BENCH " [-c count] [-m fork|vfork|spawn] [-h]\n"
+	"  -c count  children to create and keep alive (default 10000)\n"
+	"  -m fork   fork(); the child writes one byte into a pipe and blocks (default)\n"
+	"  -m vfork  vfork() + exec of this program as the child\n"
+	"  -m spawn  posix_spawn() of this program as the child\n"
+	"Rows: n fork_ns cleanup_ns. fork_ns: fork() until the child's byte is read, with\n"
+	"n children alive; cleanup_ns: kill() + waitpid() of a child, with n others alive.\n"
+	"(-C PPID is internal: the exec'd child of -m vfork/spawn.)\n";
+
+/* Every child ends here once it has written its byte: fd 0 is the read end
+ * of the lifeline pipe, whose write end only the parent holds, and nothing
+ * else is open. It blocks until killed, or until the parent is gone (Linux
+ * and FreeBSD: the parent-death signal; everywhere: EOF on the lifeline). */
+static void child_wait(pid_t parent)
+{
+	char c;
+	sb_die_with_parent(SIGKILL);
+	if (getppid() != parent)
+		_exit(0);       /* the parent died before it could be asked */
+	for (;;) {
+		ssize_t k = read(0, &c, 1);
+		if (k == 0 || (k < 0 && errno != EINTR))
+			_exit(0);
+	}
+}
+
+/* A forked child: report first (that is what is timed), then drop every
+ * descriptor it inherited but the lifeline, so that it holds no pipe,
+ * terminal or socket of the caller, and wait. */
+static void child_forked(pid_t parent, int report_w, int life_r, int maxfd)
+{
+	char c = 'x';
+	if (write(report_w, &c, 1) != 1)
+		_exit(1);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (dup2(life_r, 0) != 0)
+		_exit(1);
+	for (int fd = 1; fd <= maxfd; fd++)
+		close(fd);
+	child_wait(parent);
+}
+
+/* The exec'd child of -m vfork/spawn: fd 1 is the report pipe. */
+static void child_execd(pid_t parent)
+{
+	char c = 'x';
+	if (write(1, &c, 1) != 1)
+		_exit(1);
+	close(1);
+	child_wait(parent);
+}
+
+/* -m vfork: the child sets up its descriptors like the spawned one, execs. */
+static pid_t start_vfork(const char *self, char **cargv, int life_r, int rep_w, int maxfd)
+{
+	pid_t pid = vfork();
+	if (pid == 0) {
+		if (dup2(life_r, 0) != 0 || dup2(rep_w, 1) != 1)
+			_exit(127);
+		for (int fd = 2; fd <= maxfd; fd++)
+			close(fd);
+		execv(self, cargv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The highest descriptor open now (the children close up to it). */
+static int highest_fd(void)
+{
+	struct rlimit rl;
+	long top = 1L << 16;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < top)
+		top = (long)rl.rlim_cur;
+	int hi = 2;
+	for (int fd = 3; fd < top; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			hi = fd;
+	return hi;
+}
+
+int main(int argc, char **argv)
+{
+	long long count = 10000;
+	const char *mode = "fork";
+	int opt;
+	pid_t child_of = 0;
+	while ((opt = sb_getopt(BENCH, argc, argv, "c:m:C:h")) != -1) {
+		switch (opt) {
+		case 'c': count = sb_number(BENCH, 'c', optarg, 1, 100000000); break;
+		case 'm': mode = optarg; break;
+		case 'C': child_of = (pid_t)sb_number(BENCH, 'C', optarg, 1, 0x7fffffff); break;
+		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
+		}
+	}
+	if (optind != argc)
+		sb_usage_error(BENCH, "unexpected argument '%s' (try -h)", argv[optind]);
+	if (child_of)
+		child_execd(child_of);
+	int m = strcmp(mode, "fork") == 0 ? 0 : strcmp(mode, "vfork") == 0 ? 1 : strcmp(mode, "spawn") == 0 ? 2 : -1;
+	if (m < 0)
+		sb_usage_error(BENCH, "-m: '%s' is not fork, vfork or spawn", mode);
+	/* the exec'd child is this program, found by a path that stays valid */
+#if defined(__linux__)
+	const char *self = "/proc/self/exe";
+#else
+	const char *self = strchr(argv[0], '/') ? argv[0] : NULL;
+#endif
+	if (m > 0 && !self)
+		sb_usage_error(BENCH, "-m %s needs the program started by a path, e.g. ./%s", mode, BENCH);
+
+	struct sb *r = sb_init(BENCH, "n fork_ns cleanup_ns", argc, argv);
+	sb_meta(r, "count", "%lld", count);
+	sb_meta(r, "linkage", "%s", LINKAGE);
+	sb_meta(r, "mode", "%s", m == 0 ? "fork(); the child writes one byte into a pipe, then blocks"
+			     : m == 1 ? "vfork() + execv() of this program; it writes one byte, then blocks"
+				      : "posix_spawn() of this program; it writes one byte, then blocks");
+	sb_raise_nproc(r, count);
+	char lim[512];
+	sb_limit_text("fork()", EAGAIN, lim, sizeof lim);
+	sb_meta(r, "process_limits", "%s", lim);
+
+	pid_t *kids = malloc((size_t)count * sizeof *kids);
+	int rep[2], life[2];
+	if (!kids) {
+		sb_fail(r, 0, "malloc() of %lld pids", count);
+		return sb_finish(r);
+	}
+	if (pipe(rep) != 0 || pipe(life) != 0) {
+		sb_stop(r, "pipe()", 0, errno, NULL);
+		free(kids);
+		return sb_finish(r);
+	}
+	for (int i = 0; i < 2; i++)
+		if (fcntl(rep[i], F_SETFD, FD_CLOEXEC) != 0 || fcntl(life[i], F_SETFD, FD_CLOEXEC) != 0) {
+			sb_stop(r, "fcntl(FD_CLOEXEC)", 0, errno, NULL);
+			free(kids);
+			return sb_finish(r);
+		}
+	int maxfd = highest_fd();
+	/* -m vfork/spawn: the child is this program with -C PPID, fd 0 the
+	 * lifeline, fd 1 the report pipe, every other descriptor closed */
+	pid_t me = getpid();
+	char ppid[24];
+	snprintf(ppid, sizeof ppid, "%ld", (long)me);
+	char *cargv[] = {(char *)BENCH, (char *)"-C", ppid, NULL};
+	posix_spawn_file_actions_t fa;
+	int err = posix_spawn_file_actions_init(&fa);
+	if (!err)
+		err = posix_spawn_file_actions_adddup2(&fa, life[0], 0);
+	if (!err)
+		err = posix_spawn_file_actions_adddup2(&fa, rep[1], 1);
+	for (int fd = 2; fd <= maxfd && !err; fd++)
+		if (fd != rep[0] && fd != rep[1] && fd != life[0] && fd != life[1] && fcntl(fd, F_GETFD) != -1)
+			err = posix_spawn_file_actions_addclose(&fa, fd);
+	if (err) {
+		sb_stop(r, "posix_spawn_file_actions()", 0, err, NULL);
+		free(kids);
+		return sb_finish(r);
+	}
+	sb_reserve(r, (size_t)count);
+
+	/* Phase 1: start a child, time until its byte is read; n = children
+	 * alive before it. The children stay alive. */
+	long long made = 0;
+	while (made < count && !sb_interrupted()) {
+		pid_t pid;
+		sb_tick t0 = sb_ticks();
+		if (m == 0) {
+			pid = fork();
+			if (pid == 0)
+				child_forked(me, rep[1], life[0], maxfd);
+		} else if (m == 1) {
+			pid = start_vfork(self, cargv, life[0], rep[1], maxfd);
+		} else {
+			err = posix_spawn(&pid, self, &fa, NULL, cargv, environ);
+			if (err) {
+				pid = -1;
+				errno = err;
+			}
+		}
+		if (pid < 0) {
+			sb_stop(r, m == 0 ? "fork()" : m == 1 ? "vfork()" : "posix_spawn()", (uint64_t)made, errno, NULL);
+			break;
+		}
+		kids[made++] = pid;
+		char c;
+		ssize_t k = read(rep[0], &c, 1);
+		sb_tick t1 = sb_ticks();
+		if (k != 1) {
+			if (k < 0)
+				sb_stop(r, "read()", (uint64_t)made - 1, errno, NULL);
+			else
+				sb_fail(r, (uint64_t)made - 1, "read() of the child's byte: end of file");
+			break;
+		}
+		sb_put(r, sb_row(r, (uint64_t)made - 1), 1, (double)(t1 - t0));
+	}
+	posix_spawn_file_actions_destroy(&fa);
+
+	/* Phase 2: in creation order, kill() + waitpid() each child, timed while
+	 * the run was not interrupted; n = the other children still alive, so
+	 * the value goes to the row of the fork made with as many alive. */
+	int timing = 1;
+	for (long long i = 0; i < made; i++) {
+		long long others = made - 1 - i;
+		int st, rc;
+		timing = timing && !sb_interrupted();
+		sb_tick t0 = sb_ticks();
+		if (kill(kids[i], SIGKILL) != 0) {
+			sb_stop(r, "kill()", (uint64_t)others, errno, NULL);
+			timing = 0;
+			continue;       /* it dies with us: the lifeline */
+		}
+		while ((rc = waitpid(kids[i], &st, 0)) < 0 && errno == EINTR)
+			timing = 0;
+		sb_tick t1 = sb_ticks();
+		if (rc != kids[i]) {
+			sb_stop(r, "waitpid()", (uint64_t)others, errno, NULL);
+			timing = 0;
+		} else if (timing && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) {
+			sb_fail(r, (uint64_t)others, "child %ld ended by itself (status 0x%x)", (long)kids[i], st);
+			timing = 0;
+		} else if (timing && (size_t)others < sb_rows(r)) {
+			sb_put(r, (size_t)others, 2, (double)(t1 - t0));
+		}
+	}
+	free(kids);
+	close(rep[0]);
+	close(rep[1]);
+	close(life[0]);
+	close(life[1]);
+	return sb_finish(r);
+}
