@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
@@ -696,6 +697,16 @@ long long sb_raise_nproc(struct sb *r, long long need)
 {
 	/* the limit counts every process of the user, not only ours */
 	return raise_limit(r, RLIMIT_NPROC, "rlimit_nproc", need + 64);
+}
+
+void *sb_shared(size_t len)
+{
+#if defined(MAP_ANONYMOUS)
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+#else
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
+#endif
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* ======================= arguments ======================= */

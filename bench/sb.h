@@ -164,6 +164,12 @@ int sb_sysctl(const char *name, char *buf, size_t len);
  * benchmark; forked children call it again, as fork() clears it. */
 int sb_die_with_parent(int sig);
 
+/* Memory shared with the children this process forks afterwards (an
+ * anonymous shared mapping), zero-filled: counters and time stamps that
+ * children report to the benchmark. NULL with errno set on failure; free it
+ * with munmap(p, len). */
+void *sb_shared(size_t len);
+
 /* ---- arguments ---- */
 /* Parses a whole number in [min, max] for option opt, or prints one line
  * "bench: -c: 'x' is not a whole number from min to max" and exits with
