@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/../harness/lib";
 use Scalebench::Result qw(parse_text validate);
 
-our @EXPORT = qw(ROOT bin run check_output unprivileged children_of $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
+our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_members $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
 
 our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
 
@@ -20,9 +20,14 @@ sub ROOT { return File::Spec->rel2abs("$FindBin::Bin/..") }
 # bin('socketbench') -> absolute path of bench/socketbench
 sub bin { return ROOT() . "/bench/$_[0]" }
 
-# run([cmd, args...], timeout => s, shell => 'prefix', stdin => text)
-# -> { out, err, exit (undef if killed), signal, timed_out, pid }
+# run([cmd, args...], timeout => s, shell => 'prefix', stdin => text,
+#     interrupt => { signal => 'INT', when => sub { my ($pid) = @_; ... } })
+# -> { out, err, exit (undef if killed), signal, timed_out, pid, left, interrupted }
 # shell: a shell snippet run before exec, e.g. 'ulimit -n 64'.
+# interrupt: send that signal to the program (not its group) once when()
+# returns true (polled every 20 ms); interrupted says whether it was sent.
+# left: the live processes of the program's process group once it ended
+# (what it left behind), before run() kills them.
 sub run {
     my ($cmd, %o) = @_;
     my $timeout = $o{timeout} // 120;
@@ -41,10 +46,14 @@ sub run {
         die "exec $cmd->[0]: $!";
     }
     my $deadline = time + $timeout;
-    my ($st, $timed_out) = (undef, 0);
+    my ($st, $timed_out, $sent) = (undef, 0, 0);
     while (1) {
         my $w = waitpid($pid, WNOHANG);
         if ($w == $pid) { $st = $?; last }
+        if ($o{interrupt} && !$sent && (!$o{interrupt}{when} || $o{interrupt}{when}->($pid))) {
+            kill $o{interrupt}{signal} // 'INT', $pid;
+            $sent = 1;
+        }
         if (time > $deadline) {
             $timed_out = 1;
             kill 'KILL', -$pid;
@@ -54,11 +63,13 @@ sub run {
         }
         select(undef, undef, undef, 0.02);
     }
+    my @left = group_members($pid);
     kill 'KILL', -$pid;    # anything the program left in its group
     local $/;
     open my $o, '<', $ofile or die;
     open my $e, '<', $efile or die;
-    my %r = (out => scalar <$o>, err => scalar <$e>, timed_out => $timed_out, pid => $pid);
+    my %r = (out => scalar <$o>, err => scalar <$e>, timed_out => $timed_out, pid => $pid,
+             left => \@left, interrupted => $sent);
     $r{out} //= '';
     $r{err} //= '';
     if ($st & 127) { $r{signal} = $st & 127 } else { $r{exit} = $st >> 8 }
@@ -101,6 +112,27 @@ sub children_of {
         push @kids, $1 if /^\s*(\d+)\s+(\d+)/ && $2 == $ppid;
     }
     return @kids;
+}
+
+# group_members($pgid) -> pids of the live (not zombie) processes in process
+# group $pgid: what a program started by its own group (run() does that)
+# left behind. Linux /proc, else ps.
+sub group_members {
+    my ($pgid) = @_;
+    my @live;
+    if (-d '/proc/self') {
+        opendir my $d, '/proc' or return ();
+        for my $p (grep { /^\d+$/ } readdir $d) {
+            open my $fh, '<', "/proc/$p/stat" or next;
+            my $stat = <$fh> // next;
+            push @live, $p if $stat =~ /^\d+ \(.*\)\s+(\S)\s+\d+\s+(\d+)/s && $2 == $pgid && $1 ne 'Z';
+        }
+        return @live;
+    }
+    for (`ps -A -o pid= -o pgid= -o stat=`) {
+        push @live, $1 if /^\s*(\d+)\s+(\d+)\s+(\S+)/ && $2 == $pgid && $3 !~ /^Z/;
+    }
+    return @live;
 }
 
 1;
