@@ -33,7 +33,7 @@ enum { M_ACCEPT, M_EPOLL, M_EPOLL_EXCL, M_REUSEPORT, NMODE };
 static const char *const mode_name[NMODE] = {"accept", "epoll", "epoll-exclusive", "reuseport"};
 
 static const char usage[] =
-	"usage: herdbench [-m accept|epoll|epoll-exclusive|reuseport] [-w maxw] [-r rounds] [-h]\n"
+	"usage: herdbench [-m accept|epoll|epoll-exclusive|reuseport] [-w maxw] [-r rounds] [-s] [-h]\n"
 	"  -m mode    accept: every waiter blocks in accept() (default)\n"
 	"             epoll: every waiter blocks in epoll_wait() on its own epoll\n"
 	"                    instance watching the listening socket (Linux)\n"
@@ -43,6 +43,8 @@ static const char usage[] =
 	"  -w maxw    largest number of waiter processes (default 1000); W runs over\n"
 	"             1, 2, 5, 10, 20, 50, ... up to maxw\n"
 	"  -r rounds  connections per W (default 20)\n"
+	"  -s         epoll modes: one epoll instance shared by all waiters (made\n"
+	"             before they are forked) instead of one per waiter\n"
 	"Rows: n wakeups latency_ns, n = W waiters, one row per connection.\n";
 
 /* What the waiters report, in memory shared with them. */
@@ -95,8 +97,27 @@ static void count_accept(struct shared *sh, int c)
 	}
 }
 
-/* A waiter: blocks for connections until it is killed. Never returns. */
-static _Noreturn void waiter(int mode, int lfd, const struct sockaddr_in *addr, struct shared *sh)
+/* The epoll registration of the listening socket, in a waiter's own
+ * instance or in the one they share. -1 with errno set on failure. */
+static int watch_listener(int ep, int mode, int lfd)
+{
+#if defined(HAVE_EPOLL)
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+#if defined(EPOLLEXCLUSIVE)
+	if (mode == M_EPOLL_EXCL)
+		ev.events |= EPOLLEXCLUSIVE;
+#endif
+	return epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+#else
+	(void)ep, (void)mode, (void)lfd;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* A waiter: blocks for connections until it is killed. Never returns.
+ * ep: the shared epoll instance, or -1 for one of its own. */
+static _Noreturn void waiter(int mode, int lfd, int ep, const struct sockaddr_in *addr, struct shared *sh)
 {
 #if defined(SO_REUSEPORT)
 	if (mode == M_REUSEPORT) {
@@ -116,14 +137,13 @@ static _Noreturn void waiter(int mode, int lfd, const struct sockaddr_in *addr, 
 #endif
 #if defined(HAVE_EPOLL)
 	if (mode == M_EPOLL || mode == M_EPOLL_EXCL) {
-		int ep = epoll_create1(EPOLL_CLOEXEC);
-		if (ep < 0)
-			waiter_fail(sh, 2);
-		struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-		if (mode == M_EPOLL_EXCL)
-			ev.events |= EPOLLEXCLUSIVE;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
-			waiter_fail(sh, 3);
+		if (ep < 0) {
+			if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+				waiter_fail(sh, 2);
+			if (watch_listener(ep, mode, lfd) != 0)
+				waiter_fail(sh, 3);
+		}
+		struct epoll_event ev;
 		atomic_fetch_add(&sh->ready, 1);
 		for (;;) {
 			int k = epoll_wait(ep, &ev, 1, -1);
@@ -137,6 +157,8 @@ static _Noreturn void waiter(int mode, int lfd, const struct sockaddr_in *addr, 
 			count_accept(sh, c);
 		}
 	}
+#else
+	(void)ep;
 #endif
 	atomic_fetch_add(&sh->ready, 1);
 	for (;;) {
@@ -182,7 +204,7 @@ static long long sleeps(pid_t p, int *asleep)
 	*asleep = 0;
 	while (fgets(line, sizeof line, f)) {
 		if (strncmp(line, "State:", 6) == 0)
-			*asleep = strchr(line, 'S') != strrchr(line, 'S') || strstr(line, "(sleeping)") != NULL;
+			*asleep = strstr(line, "(sleeping)") != NULL;
 		else if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1)
 			break;
 	}
@@ -234,9 +256,9 @@ static int waiter_trouble(struct sb *r, struct shared *sh, uint64_t n)
 
 int main(int argc, char **argv)
 {
-	int mode = M_ACCEPT, opt;
+	int mode = M_ACCEPT, opt, shared_ep = 0;
 	long long maxw = 1000, rounds = 20;
-	while ((opt = sb_getopt("herdbench", argc, argv, "m:w:r:h")) != -1) {
+	while ((opt = sb_getopt("herdbench", argc, argv, "m:w:r:sh")) != -1) {
 		switch (opt) {
 		case 'm':
 			for (mode = 0; mode < NMODE && strcmp(optarg, mode_name[mode]) != 0; mode++)
@@ -247,6 +269,7 @@ int main(int argc, char **argv)
 			break;
 		case 'w': maxw = sb_number("herdbench", 'w', optarg, 1, 1000000); break;
 		case 'r': rounds = sb_number("herdbench", 'r', optarg, 1, 1000000); break;
+		case 's': shared_ep = 1; break;
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
@@ -260,6 +283,8 @@ int main(int argc, char **argv)
 	if (mode == M_EPOLL)
 		sb_usage_error("herdbench", "-m: epoll is not available on this OS");
 #endif
+	if (shared_ep && mode != M_EPOLL && mode != M_EPOLL_EXCL)
+		sb_usage_error("herdbench", "-s: only with -m epoll or -m epoll-exclusive");
 #if !defined(SO_REUSEPORT)
 	if (mode == M_REUSEPORT)
 		sb_usage_error("herdbench", "-m: reuseport is not available on this OS");
@@ -271,6 +296,8 @@ int main(int argc, char **argv)
 	sb_meta(r, "mode", "%s", mode_name[mode]);
 	sb_meta(r, "rounds", "%lld", rounds);
 	sb_meta(r, "waiters", "processes");
+	if (mode == M_EPOLL || mode == M_EPOLL_EXCL)
+		sb_meta(r, "epoll_instance", "%s", shared_ep ? "one, shared by every waiter" : "one per waiter");
 	int dummy;
 	sb_meta(r, "wakeups_counted", "%s", sleeps(getpid(), &dummy) >= 0
 		? "voluntary context switches of the waiters (/proc/PID/status): wakeups in the kernel too"
@@ -311,6 +338,17 @@ int main(int argc, char **argv)
 		sb_stop(r, "listen()", 0, errno, NULL);
 	else if ((mode == M_EPOLL || mode == M_EPOLL_EXCL) && fcntl(lfd, F_SETFL, O_NONBLOCK) != 0)
 		sb_stop(r, "fcntl(O_NONBLOCK)", 0, errno, NULL);
+#if defined(HAVE_EPOLL)
+	int ep = -1;
+	if (shared_ep && !sb_ended(r)) {
+		if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+			sb_stop(r, "epoll_create1()", 0, errno, NULL);
+		else if (watch_listener(ep, mode, lfd) != 0)
+			sb_stop(r, "epoll_ctl()", 0, errno, NULL);
+	}
+#else
+	int ep = -1;
+#endif
 	(void)on;
 	sb_meta(r, "listen", "127.0.0.1 port %d", ntohs(addr.sin_port));
 
@@ -347,7 +385,7 @@ int main(int argc, char **argv)
 				}
 				if (getppid() != parent_pid)
 					_exit(0);
-				waiter(mode, lfd, &addr, sh);
+				waiter(mode, lfd, ep, &addr, sh);
 			}
 			pids[npids++] = p;
 		}
@@ -426,6 +464,8 @@ int main(int argc, char **argv)
 	reap_all(pids, &npids);
 	if (lfd >= 0)
 		close(lfd);
+	if (ep >= 0)
+		close(ep);
 	munmap(sh, sizeof *sh);
 	free(pids);
 	return sb_finish(r);

@@ -466,7 +466,6 @@ int main(int argc, char **argv)
 		}
 	}
 #endif
-	(void)asked;
 
 	char cols[128] = "n", have[128] = "";
 	int mechs[NMECH], nm = 0;
