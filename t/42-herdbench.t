@@ -27,6 +27,14 @@ for my $mode (@modes) {
     is_deeply($r->{left}, [], "$mode: no waiter left after a normal end");
 }
 
+SKIP: {
+    skip 'epoll is Linux only', 3 unless $^O eq 'linux';
+    my $r = run([ $hb, '-m', 'epoll-exclusive', '-s', '-w', 5, '-r', 2 ]);
+    is($r->{exit}, $EXIT_OK, '-s (one shared epoll instance) exits 0') or diag $r->{err};
+    is_deeply([ check_output($r->{out}, rows => 6, columns => 'n wakeups latency_ns', end => 'completed') ], [], '-s: valid, W = 1, 2, 5');
+    like(parse_text($r->{out})->{header}{epoll_instance} // '', qr/^one, shared/, '-s: the header says the instance is shared');
+}
+
 # Interrupted while 50 or more waiters block: all of them go with it.
 for my $sig (qw(INT TERM)) {
     my $r = run([ $hb, '-m', 'accept', '-w', 1000, '-r', 5 ], timeout => 60,
@@ -79,7 +87,8 @@ SKIP: {
     is_deeply($r->{left}, [], 'no waiter left after the limit');
 }
 
-for my $bad ([ '-m', 'foo' ], [ '-m', '' ], [ '-w', 0 ], [ '-w', 'x' ], [ '-r', 0 ], ['-x'], ['extra'], ['-m']) {
+for my $bad ([ '-m', 'foo' ], [ '-m', '' ], [ '-w', 0 ], [ '-w', 'x' ], [ '-r', 0 ], [ '-s' ], [ '-m', 'accept', '-s' ],
+             ['-x'], ['extra'], ['-m']) {
     my $b = run([ $hb, @$bad ]);
     my $what = join ' ', map { "'$_'" } @$bad;
     is($b->{exit}, $EXIT_USAGE, "$what: usage status");
