@@ -298,8 +298,8 @@ int main(int argc, char **argv)
 	sb_meta(r, "waiters", "processes");
 	if (mode == M_EPOLL || mode == M_EPOLL_EXCL)
 		sb_meta(r, "epoll_instance", "%s", shared_ep ? "one, shared by every waiter" : "one per waiter");
-	int dummy;
-	sb_meta(r, "wakeups_counted", "%s", sleeps(getpid(), &dummy) >= 0
+	int asleep_now;
+	sb_meta(r, "wakeups_counted", "%s", sleeps(getpid(), &asleep_now) >= 0
 		? "voluntary context switches of the waiters (/proc/PID/status): wakeups in the kernel too"
 		: "returns of the waiters from their blocking call (the OS does not count sleeps)");
 	sb_meta(r, "quiet_ms", "%d (a round ends when no waiter woke for this long)", QUIET_MS);
