@@ -765,6 +765,16 @@ void sb_limit_text(const char *call, int err, char *buf, size_t len)
 		name_limit(call, err, buf, len);
 }
 
+void *sb_shared(size_t len)
+{
+#if defined(MAP_ANONYMOUS)
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+#else
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
+#endif
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /* ======================= arguments ======================= */
 void sb_usage_error(const char *bench, const char *fmt, ...)
 {

@@ -222,6 +222,11 @@ int sb_resident(int fd, size_t len, size_t *resident, size_t *pages);
  * "RLIMIT_NPROC=..., kernel.pid_max=..., kernel.threads-max=..., cgroup
  * pids.max=...". For recording the limits in the header before a run. */
 void sb_limit_text(const char *call, int err, char *buf, size_t len);
+/* Memory shared with the children this process forks afterwards (an
+ * anonymous shared mapping), zero-filled: counters and time stamps that
+ * children report to the benchmark. NULL with errno set on failure; free it
+ * with munmap(p, len). */
+void *sb_shared(size_t len);
 
 /* ---- arguments ---- */
 /* Parses a whole number in [min, max] for option opt, or prints one line

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,6 +214,19 @@ int main(void)
 	ok(sb_sysctl("no.such.tunable", buf, sizeof buf) == -1, "sb_sysctl says -1 for an unknown tunable");
 #endif
 	check_files();
+	/* sb_shared: what a forked child writes, the parent reads */
+	volatile long *shm = sb_shared(4096);
+	ok(shm != NULL && shm[0] == 0 && shm[511] == 0, "sb_shared gives zero-filled memory");
+	if (shm) {
+		pid_t p = fork();
+		if (p == 0) {
+			shm[1] = 4242;
+			_exit(0);
+		}
+		ok(p > 0 && waitpid(p, &st, 0) == p && shm[1] == 4242, "sb_shared memory is shared with a forked child");
+		munmap((void *)shm, 4096);
+	}
+
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }
