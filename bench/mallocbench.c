@@ -27,7 +27,7 @@ static const char usage[] =
 	"           1, 2, 4, ... and maxt (default 4 x the CPUs online)\n"
 	"  -n ops   malloc()/free() pairs per worker (default 1000000)\n"
 	"  -s size  bytes per block (default 64)\n"
-	"Rows: n ns_per_op_threads ns_per_op_processes, n = T; one row per worker:\n"
+	"Rows: n threads_ns processes_ns, n = T; one row per worker:\n"
 	"its time for all its pairs divided by ops, in nanoseconds.\n";
 
 /* What workers share with the benchmark: threads through the process,
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		sb_usage_error("mallocbench", "unexpected argument '%s' (try -h)", argv[optind]);
 
-	struct sb *r = sb_init("mallocbench", "n ns_per_op_threads ns_per_op_processes", argc, argv);
+	struct sb *r = sb_init("mallocbench", "n threads_ns processes_ns", argc, argv);
 	sb_meta(r, "count", "%lld", maxt);
 	sb_meta(r, "ops", "%lld malloc()/free() pairs per worker, %d blocks live per worker", ops, WINDOW);
 	sb_meta(r, "size", "%lld", size);
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		if (sb_ended(r))
 			break;
 		for (long long k = 0; k < t; k++)
-			sb_put(r, first + (size_t)k, 1, sb_ticks_to_ns(sb_clock(r), (double)sh->elapsed[k]) / (double)ops);
+			sb_put(r, first + (size_t)k, 1, (double)sh->elapsed[k] / (double)ops);
 		add_wall(wall_t, sizeof wall_t, t, sb_ticks_to_ns(sb_clock(r), (double)(t1 - t0)) / 1e6);
 
 		/* T processes */
@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 		if (sb_ended(r))
 			break;
 		for (long long k = 0; k < t; k++)
-			sb_put(r, first + (size_t)k, 2, sb_ticks_to_ns(sb_clock(r), (double)sh->elapsed[k]) / (double)ops);
+			sb_put(r, first + (size_t)k, 2, (double)sh->elapsed[k] / (double)ops);
 		add_wall(wall_p, sizeof wall_p, t, sb_ticks_to_ns(sb_clock(r), (double)(t1 - t0)) / 1e6);
 		if (t == maxt)
 			break;

@@ -16,7 +16,7 @@ for my $case ([ 4, [ 1, 2, 2, 4, 4, 4, 4 ] ], [ 3, [ 1, 2, 2, 3, 3, 3 ] ]) {
     my ($t, $n) = @$case;
     my $r = run([ $mb, '-t', $t, '-n', 20000, '-s', 100 ]);
     is($r->{exit}, $EXIT_OK, "-t $t exits 0") or diag $r->{err};
-    is_deeply([ check_output($r->{out}, rows => scalar @$n, columns => 'n ns_per_op_threads ns_per_op_processes',
+    is_deeply([ check_output($r->{out}, rows => scalar @$n, columns => 'n threads_ns processes_ns',
         end => 'completed', bench => 'mallocbench') ], [], "-t $t: valid, one row per worker");
     my $p = parse_text($r->{out});
     is_deeply([ map { $_->[0] } @{ $p->{rows} } ], $n, "-t $t: T = @{[ join ', ', @$n ]}");
