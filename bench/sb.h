@@ -59,26 +59,6 @@ static inline sb_tick sb_tsc(void)
 	__asm__ __volatile__("isb\n\tmrs %0, cntvct_el0\n\tisb" : "=r"(v) : : "memory");
 	return v;
 }
-
-/* ---- the many-small-files tree: bench/mktestdata makes it, manymapbench maps it ----
- * File i (0, 1, ...) of the tree at DIR is DIR/DDDD/FF, DDDD = i / 100 and
- * FF = i % 100, four and two decimal digits: 100 files per directory, as in
- * the 2003 study. DIR/.mktestdata, written when the tree is complete, holds
- * one line, SB_TREE_MARKER_FMT with the number of files. */
-#define SB_TREE_PER_DIR 100
-#define SB_TREE_MAX 1000000
-#define SB_TREE_MARKER ".mktestdata"
-#define SB_TREE_MARKER_FMT "scalebench small-file tree: %lld files\n"
-
-/* Writes file i's path relative to DIR ("0042/17" for 4217) into buf (7
- * characters and the NUL for i < SB_TREE_MAX). */
-void sb_tree_path(char *buf, size_t len, long long i);
-
-/* How many files the complete tree at dir holds, read from its marker; -1
- * with errno when there is none: ENOENT (no tree, or mktestdata did not
- * finish), EINVAL (the marker is not mktestdata's), or open()'s error. */
-long long sb_tree_files(const char *dir);
-
 #endif
 
 /* Nanoseconds of CLOCK_MONOTONIC: the calibration reference and fallback. */
@@ -99,26 +79,6 @@ static inline sb_tick sb_ticks(void)
 #if defined(SB_CLOCK_TSC) || defined(SB_CLOCK_CNTVCT)
 	if (sb_use_counter)
 		return sb_tsc();
-
-/* ---- the many-small-files tree: bench/mktestdata makes it, manymapbench maps it ----
- * File i (0, 1, ...) of the tree at DIR is DIR/DDDD/FF, DDDD = i / 100 and
- * FF = i % 100, four and two decimal digits: 100 files per directory, as in
- * the 2003 study. DIR/.mktestdata, written when the tree is complete, holds
- * one line, SB_TREE_MARKER_FMT with the number of files. */
-#define SB_TREE_PER_DIR 100
-#define SB_TREE_MAX 1000000
-#define SB_TREE_MARKER ".mktestdata"
-#define SB_TREE_MARKER_FMT "scalebench small-file tree: %lld files\n"
-
-/* Writes file i's path relative to DIR ("0042/17" for 4217) into buf (7
- * characters and the NUL for i < SB_TREE_MAX). */
-void sb_tree_path(char *buf, size_t len, long long i);
-
-/* How many files the complete tree at dir holds, read from its marker; -1
- * with errno when there is none: ENOENT (no tree, or mktestdata did not
- * finish), EINVAL (the marker is not mktestdata's), or open()'s error. */
-long long sb_tree_files(const char *dir);
-
 #endif
 	return sb_mono_ns();
 }
