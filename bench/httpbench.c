@@ -263,11 +263,27 @@ int main(int argc, char **argv)
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	int gai = getaddrinfo(host, port, &hints, &target);
+	struct addrinfo *all;
+	int gai = getaddrinfo(host, port, &hints, &all);
 	if (gai != 0) {
 		fprintf(stderr, "%s: %s: %s\n", bench, host, gai_strerror(gai));
 		return SB_EXIT_FAIL;
 	}
+	/* A name may have several addresses (localhost: ::1 and 127.0.0.1):
+	 * use the first that takes a connection (else the first). */
+	struct addrinfo *ai = all;
+	for (; ai; ai = ai->ai_next) {
+		const char *call;
+		sb_tick t;
+		target = ai;
+		int fd = open_conn(&t, &call);
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+	}
+	if (!ai)
+		target = all;
 	char addr[INET6_ADDRSTRLEN] = "?";
 	getnameinfo(target->ai_addr, target->ai_addrlen, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
 
@@ -390,6 +406,6 @@ int main(int argc, char **argv)
 	free(fds);
 	free(req);
 	free(buf);
-	freeaddrinfo(target);
+	freeaddrinfo(all);
 	return sb_finish(r);
 }
