@@ -94,6 +94,18 @@ fail:;
 	return -1;
 }
 
+/* Ends the run at a failed connect(). */
+static void connect_failed(struct sb *r, const char *call, uint64_t n, int err, const char *addr, const char *port)
+{
+	if (err == ETIMEDOUT)
+		sb_stop_limit(r, call, n, err, "no connection within 10 s: the server's listen backlog is full "
+			      "or it stopped accepting");
+	else if (err == ECONNREFUSED && n == 0)
+		sb_fail(r, n, "%s to %s port %s: ECONNREFUSED (nothing listens there)", call, addr, port);
+	else
+		sb_stop(r, call, n, err, NULL);
+}
+
 /* Finds header name in the head [h, end): its value, or NULL. */
 static const char *header(const char *h, const char *name, size_t *vlen)
 {
@@ -251,7 +263,8 @@ int main(int argc, char **argv)
 	}
 	if (hend < auth + alen) {
 		size_t plen = (size_t)(auth + alen - hend - 1);
-		if (*hend != ':' || plen == 0 || plen > 5 || strspn(hend + 1, "0123456789") < plen)
+		if (*hend != ':' || plen == 0 || plen > 5 || strspn(hend + 1, "0123456789") < plen ||
+		    atoi(hend + 1) > 65535)
 			sb_usage_error(bench, "'%s': bad port", url);
 		memcpy(port, hend + 1, plen);
 		port[plen] = 0;
@@ -333,11 +346,8 @@ int main(int argc, char **argv)
 			sb_tick ct = 0;
 			int fresh = sfd < 0;
 			if (fresh && (sfd = open_conn(&ct, &call)) < 0) {
-				if (errno == ETIMEDOUT)
-					sb_stop_limit(r, "sample connect()", n, errno, "no connection within 10 s: "
-						      "the server's listen backlog is full or it stopped accepting");
-				else
-					sb_stop(r, "sample connect()", n, errno, NULL);
+				connect_failed(r, strcmp(call, "connect()") ? call : "sample connect()", n, errno,
+					       addr, port);
 				break;
 			}
 			sb_tick t0 = sb_ticks();
@@ -371,13 +381,7 @@ int main(int argc, char **argv)
 		/* One more idle connection. */
 		int fd = open_conn(&t, &call);
 		if (fd < 0) {
-			if (errno == ETIMEDOUT)
-				sb_stop_limit(r, call, n, errno, "no connection within 10 s: the server's listen "
-					      "backlog is full or it stopped accepting");
-			else if (errno == ECONNREFUSED && n == 0)
-				sb_fail(r, n, "connect() to %s port %s: ECONNREFUSED (nothing listens there)", addr, port);
-			else
-				sb_stop(r, call, n, errno, NULL);
+			connect_failed(r, call, n, errno, addr, port);
 			break;
 		}
 		sb_put(r, sb_row(r, n), 1, (double)t);
