@@ -72,6 +72,7 @@ struct conn {
 	int file;                /* the file being sent, or -1 */
 	int state;
 	int close_after;         /* close once the response is sent */
+	int drain;               /* and read what the client sent first (after an error) */
 	int active;              /* on the deadline list */
 	char *req;               /* request bytes (allocated while a request is under way) */
 	size_t len;
@@ -310,10 +311,13 @@ static void conn_close(struct conn *c)
 {
 	char sink[4096];
 	act_del(c);
-	ev_set(c->fd, 0);
+	if (backend == B_EPOLL || backend == B_KQUEUE)
+		ev_want[c->fd] = 0;   /* close() itself takes it out of the kernel's set */
+	else
+		ev_set(c->fd, 0);
 	/* Read what the client sent after a request we refused, so that
 	 * close() does not turn the answer into a reset. */
-	if (c->close_after) {
+	if (c->drain) {
 		shutdown(c->fd, SHUT_WR);
 		for (int i = 0; i < 16 && read(c->fd, sink, sizeof sink) > 0; i++)
 			;
@@ -361,7 +365,7 @@ static void respond_error(struct conn *c, int code, int keep)
 	c->hlen = (size_t)n < sizeof c->hdr ? (size_t)n : sizeof c->hdr - 1;
 	c->hpos = 0;
 	c->off = c->end = 0;
-	c->close_after = !keep;
+	c->close_after = c->drain = !keep;
 	c->state = ST_SEND;
 }
 
@@ -619,7 +623,12 @@ static int parse_request(struct conn *c)
 static int send_some(struct conn *c)
 {
 	while (c->hpos < c->hlen) {
-		ssize_t w = send(c->fd, c->hdr + c->hpos, c->hlen - c->hpos, MSG_NOSIGNAL);
+		int more = 0;
+#if defined(MSG_MORE)
+		if (c->off < c->end)
+			more = MSG_MORE;   /* Linux: head and body in one segment */
+#endif
+		ssize_t w = send(c->fd, c->hdr + c->hpos, c->hlen - c->hpos, MSG_NOSIGNAL | more);
 		if (w < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno == EINTR ? 0 : -1;
 		c->hpos += (size_t)w;
@@ -784,7 +793,7 @@ static int run_loop(void)
 				respond_error(c, 408, 0);
 				send_some(c);
 			}
-			c->close_after = 1;
+			c->close_after = c->drain = 1;
 			conn_close(c);
 		}
 		if (!listening && nconn < cap && now >= paused_until)
