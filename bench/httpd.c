@@ -401,16 +401,13 @@ static int open_under_root(char *path, struct stat *st)
 		int fd;
 		if (next) {
 			fd = openat(dir, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-		} else if (fstatat(dir, seg, st, AT_SYMLINK_NOFOLLOW) != 0) {
-			fd = -1;
-		} else if (!S_ISREG(st->st_mode)) {
-			errno = ENOENT;   /* directories, devices, fifos, links */
-			fd = -1;
 		} else {
+			/* O_NONBLOCK: a FIFO opens at once instead of waiting for
+			 * a writer; anything but a regular file is then refused */
 			fd = openat(dir, seg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 			if (fd >= 0 && (fstat(fd, st) != 0 || !S_ISREG(st->st_mode))) {
 				close(fd);
-				errno = ENOENT;
+				errno = ENOENT;   /* directories, devices, FIFOs */
 				fd = -1;
 			}
 		}
@@ -740,8 +737,8 @@ static void accept_some(void)
 			close(fd);
 			continue;
 		}
-		int on = 1, fl = fcntl(fd, F_GETFL);
-		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+		int on = 1;   /* an accepted socket's status flags are O_RDWR alone */
+		if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0 ||
 		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
 			close(fd);
 			continue;
