@@ -253,6 +253,7 @@ static void ev_wait(int timeout_ms)
 				continue;
 			short re = pfds[i].revents;
 			pfds[i].revents = 0;
+			n--;
 			handle(pfds[i].fd, (re & (POLLIN | POLLHUP | POLLERR) ? EV_R : 0) | (re & POLLOUT ? EV_W : 0));
 		}
 		break;
@@ -265,8 +266,10 @@ static void ev_wait(int timeout_ms)
 			die("select()");
 		for (int fd = 0; n > 0 && fd <= top; fd++) {
 			int m = (FD_ISSET(fd, &r) ? EV_R : 0) | (FD_ISSET(fd, &w) ? EV_W : 0);
-			if (m)
+			if (m) {
+				n--;
 				handle(fd, m & ev_want[fd]);
+			}
 		}
 		break;
 	}
@@ -956,11 +959,13 @@ int main(int argc, char **argv)
 			kids[nkids] = p;
 		}
 	}
+	int status = 0;
 	if (pidfile) {
 		FILE *f = fopen(pidfile, "w");
 		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
 			fprintf(stderr, "httpd: -P %s: %s\n", pidfile, strerror(errno));
-			got_sig = SIGTERM;
+			got_sig = SIGTERM;   /* stop the workers, if any, and end */
+			status = 1;
 			pidfile = NULL;
 		}
 	}
@@ -968,9 +973,9 @@ int main(int argc, char **argv)
 		printf("listening %s %s %s\n", host, serv, backend_name[backend]);
 		fflush(stdout);
 	}
-	int status = 0;
 	if (workers == 1) {
-		status = run_loop();
+		if (!status)
+			status = run_loop();
 	} else {
 		/* Supervise: a signal ends all workers; a worker's death ends all. */
 		while (!got_sig) {

@@ -800,9 +800,11 @@ long long sb_kept(const struct sb_keeper *k)
  * closing them all, when the other end closes. */
 static void keeper_main(int s)
 {
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	/* A keeper ends when its parent closes the socket or dies (EOF), not by
+	 * the signals that interrupt the run: the parent must see them first. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_DFL);
 	if (sb_die_with_parent(SIGKILL) == 0 && getppid() == 1)
 		_exit(0);

@@ -281,6 +281,10 @@ for my $bad ([ '-e', 'kqueue2' ], [ '-p', 70000 ], [ '-p', 'x' ], [ '-l', 'local
 }
 my $r = run([ $httpd, '-r', "$dir/nonexistent" ], timeout => 10);
 is($r->{exit}, 1, 'a missing root: exit 1');
+for my $w (1, 2) {
+    $r = run([ $httpd, '-w', $w, '-r', $root, '-P', "$dir/nonexistent/pid" ], timeout => 10);
+    ok($r->{exit} == 1 && $r->{out} eq '' && !$r->{leftover}, "-w $w: a pid file it cannot write: exit 1, nothing left");
+}
 $r = run([ $httpd, '-h' ]);
 is($r->{exit}, 0, '-h exits 0');
 like($r->{out}, qr/^usage: httpd/, '-h prints the usage');
