@@ -73,6 +73,7 @@ struct conn {
 	int state;
 	int close_after;         /* close once the response is sent */
 	int drain;               /* and read what the client sent first (after an error) */
+	int head;                /* the request is a HEAD: no body in the answer */
 	int active;              /* on the deadline list */
 	char *req;               /* request bytes (allocated while a request is under way) */
 	size_t len;
@@ -358,13 +359,14 @@ static void respond_error(struct conn *c, int code, int keep)
 			   code == 405 ? "Method Not Allowed" : code == 408 ? "Request Timeout" :
 			   code == 414 ? "URI Too Long" : code == 431 ? "Request Header Fields Too Large" :
 			   code == 505 ? "HTTP Version Not Supported" : "Service Unavailable";
-	char date[40];
+	char date[40], body[64];
 	http_date(date, sizeof date);
+	int blen = snprintf(body, sizeof body, "%d %s\n", code, text);
 	int n = snprintf(c->hdr, sizeof c->hdr,
 			 "HTTP/1.1 %d %s\r\nServer: scalebench-httpd\r\nDate: %s\r\n%s"
-			 "Content-Type: text/plain\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n%d %s\n",
-			 code, text, date, code == 405 ? "Allow: GET, HEAD\r\n" : "",
-			 strlen(text) + 5, keep ? "keep-alive" : "close", code, text);
+			 "Content-Type: text/plain\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n%s",
+			 code, text, date, code == 405 ? "Allow: GET, HEAD\r\n" : "", blen,
+			 keep ? "keep-alive" : "close", c->head ? "" : body);
 	c->hlen = (size_t)n < sizeof c->hdr ? (size_t)n : sizeof c->hdr - 1;
 	c->hpos = 0;
 	c->off = c->end = 0;
@@ -493,6 +495,7 @@ static int parse_request(struct conn *c)
 {
 	char *b = c->req;
 	size_t end = 0;
+	c->head = 0;
 	/* Refuse NUL bytes and bare LF at once; find the blank line. */
 	for (size_t i = 0; i < c->len; i++) {
 		if (b[i] == 0 || (b[i] == '\n' && (i == 0 || b[i - 1] != '\r'))) {
@@ -581,7 +584,7 @@ static int parse_request(struct conn *c)
 	size_t mlen = (size_t)(sp1 - line);
 	if (!code) {
 		if (mlen == 4 && memcmp(line, "HEAD", 4) == 0)
-			head = 1;
+			head = c->head = 1;
 		else if (!(mlen == 3 && memcmp(line, "GET", 3) == 0))
 			code = 405;
 	}
@@ -590,6 +593,7 @@ static int parse_request(struct conn *c)
 		code = 400;
 	struct stat st;
 	int fd = -1;
+	const char *ctype = code ? "" : content_type(path);
 	if (!code && (fd = open_under_root(path, &st)) < 0)
 		code = errno == EMFILE || errno == ENFILE || errno == ENOMEM ? 503 : 404;
 
@@ -605,7 +609,7 @@ static int parse_request(struct conn *c)
 	int n = snprintf(c->hdr, sizeof c->hdr,
 			 "HTTP/1.1 200 OK\r\nServer: scalebench-httpd\r\nDate: %s\r\nContent-Type: %s\r\n"
 			 "Content-Length: %lld\r\nConnection: %s\r\n\r\n",
-			 date, content_type(path), (long long)st.st_size, keep ? "keep-alive" : "close");
+			 date, ctype, (long long)st.st_size, keep ? "keep-alive" : "close");
 	c->hlen = (size_t)n;
 	c->hpos = 0;
 	c->close_after = !keep;

@@ -190,6 +190,10 @@ for my $be (@backends) {
     like($resp, qr/\AHTTP\/1\.1 405 .*\r\nAllow: GET, HEAD\r\n/s, "$be: PUT gets 405 with Allow");
     $resp = talk($port, "GET /nothing-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     like($resp, qr/\AHTTP\/1\.1 404 /, "$be: a missing file gets 404");
+    $resp = talk($port, "HEAD /nothing-here HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/inner.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        until => sub { 0 });
+    like($resp, qr/\AHTTP\/1\.1 404 [^\n]*\r\n(?:[^\r\n]+\r\n)*\r\nHTTP\/1\.1 200 OK\r\n.*Content-Type: text\/plain\r\n.*\r\n\r\ninner\n\z/s,
+        "$be: HEAD of a missing file: a 404 without a body, the next answer right after it");
     # a client that vanishes mid-response
     for (1 .. 5) {
         my $v = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or die;
