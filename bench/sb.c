@@ -18,9 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ======================= platform section =======================
@@ -711,6 +716,21 @@ int sb_finish(struct sb *r)
 	return status;
 }
 
+void sb_stop_limit(struct sb *r, const char *call, uint64_t n, int err, const char *limit)
+{
+	if (r->end)
+		return;
+	const char *name = errname(err);
+	char num[32];
+	if (!name) {
+		snprintf(num, sizeof num, "errno %d", err);
+		name = num;
+	}
+	set_end(r, SB_EXIT_LIMIT, "stopped: %s at n=%llu: %s (%s)", call, (unsigned long long)n, name,
+		limit ? limit : strerror(err));
+	fprintf(stderr, "%s: %s\n", r->bench, r->end);
+}
+
 /* ======================= limits ======================= */
 static long long raise_limit(struct sb *r, int res, const char *key, long long need)
 {
@@ -861,4 +881,179 @@ long long sb_tree_files(const char *dir)
 		return -1;
 	}
 	return n;
+}
+
+/* ======================= sockets and descriptors ======================= */
+int sb_bind_loopback_source(int fd, unsigned i)
+{
+	struct sockaddr_in a;
+	if (i >= 254) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK + i);
+#if defined(IP_BIND_ADDRESS_NO_PORT)
+	int on = 1;
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on) != 0)
+		return -1;
+#endif
+	return bind(fd, (struct sockaddr *)&a, sizeof a);
+}
+
+struct sb_keeper {
+	int *sock;        /* per keeper process: our end of its socket */
+	pid_t *pid;
+	int n;            /* keepers started; the last one is filled */
+	long long kept;
+};
+
+struct sb_keeper *sb_keeper_new(void)
+{
+	struct sb_keeper *k = xalloc(NULL, sizeof *k);
+	memset(k, 0, sizeof *k);
+	return k;
+}
+
+int sb_keepers(const struct sb_keeper *k)
+{
+	return k->n;
+}
+
+long long sb_kept(const struct sb_keeper *k)
+{
+	return k->kept;
+}
+
+/* The keeper process: receive descriptors and hold them; answer 'k' when
+ * one was taken, 'F' when it could not be (descriptor table full); exit,
+ * closing them all, when the other end closes. */
+static void keeper_main(int s)
+{
+	/* A keeper ends when its parent closes the socket or dies (EOF), not by
+	 * the signals that interrupt the run: the parent must see them first. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_DFL);
+	if (sb_die_with_parent(SIGKILL) == 0 && getppid() == 1)
+		_exit(0);
+	struct rlimit rl;
+	long top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+	for (long fd = 3; fd < top; fd++)   /* what the parent held is not ours to keep */
+		if (fd != s)
+			close((int)fd);
+	for (;;) {
+		char byte;
+		union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
+		struct iovec iov = { &byte, 1 };
+		struct msghdr m;
+		memset(&m, 0, sizeof m);
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = cm.buf;
+		m.msg_controllen = sizeof cm.buf;
+		ssize_t got = recvmsg(s, &m, 0);
+		if (got == 0)
+			_exit(0);
+		char reply = 'F';
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EMFILE && errno != ENFILE && errno != EMSGSIZE)
+				_exit(1);
+		} else {
+			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+			if (!(m.msg_flags & MSG_CTRUNC) && c && c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_RIGHTS)
+				reply = 'k';
+		}
+		while (write(s, &reply, 1) != 1)
+			if (errno != EINTR)
+				_exit(1);
+	}
+}
+
+static int keeper_start(struct sb_keeper *k)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		return -1;
+	fflush(NULL);
+	pid_t p = fork();
+	if (p < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		errno = e;
+		return -1;
+	}
+	if (p == 0)
+		keeper_main(sv[1]);
+	close(sv[1]);
+	k->sock = xalloc(k->sock, (size_t)(k->n + 1) * sizeof *k->sock);
+	k->pid = xalloc(k->pid, (size_t)(k->n + 1) * sizeof *k->pid);
+	k->sock[k->n] = sv[0];
+	k->pid[k->n++] = p;
+	return 0;
+}
+
+int sb_keep(struct sb_keeper *k, int fd)
+{
+	for (int fresh = 0;; fresh = 1) {
+		if (k->n == 0 || fresh) {
+			if (keeper_start(k) != 0)
+				return -1;
+		}
+		int s = k->sock[k->n - 1];
+		char byte = 'k', reply;
+		union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
+		memset(&cm, 0, sizeof cm);
+		struct iovec iov = { &byte, 1 };
+		struct msghdr m;
+		memset(&m, 0, sizeof m);
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = cm.buf;
+		m.msg_controllen = sizeof cm.buf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+		ssize_t w;
+		while ((w = sendmsg(s, &m, 0)) < 0 && errno == EINTR && !sb_interrupted())
+			;
+		if (w != 1)
+			return -1;
+		ssize_t got;
+		while ((got = read(s, &reply, 1)) < 0 && errno == EINTR && !sb_interrupted())
+			;
+		if (got != 1) {
+			if (got == 0)
+				errno = EPIPE;   /* the keeper died */
+			return -1;
+		}
+		if (reply == 'k') {
+			k->kept++;
+			return 0;
+		}
+		if (fresh) {
+			errno = EMFILE;
+			return -1;
+		}
+	}
+}
+
+void sb_keeper_end(struct sb_keeper *k)
+{
+	for (int i = 0; i < k->n; i++)
+		close(k->sock[i]);
+	for (int i = 0; i < k->n; i++)
+		while (waitpid(k->pid[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	free(k->sock);
+	free(k->pid);
+	free(k);
 }

@@ -143,6 +143,12 @@ int sb_ended(const struct sb *r);
  * exit status (or, if a signal interrupted the run, dies by that signal). */
 int sb_finish(struct sb *r);
 
+/* Like sb_stop(), but the run counts as stopped at a limit whatever err is:
+ * for a call whose errno does not by itself say "limit" but does here, e.g.
+ * ETIMEDOUT from connect() when a full listen backlog drops the SYNs. limit
+ * must name it. */
+void sb_stop_limit(struct sb *r, const char *call, uint64_t n, int err, const char *limit);
+
 /* ---- limits ---- */
 /* Raise RLIMIT_NOFILE / RLIMIT_NPROC so that `need` more descriptors or
  * processes fit: the soft limit up to the hard one, and the hard one as well
@@ -226,5 +232,35 @@ void sb_tree_path(char *buf, size_t len, long long i);
  * with errno when there is none: ENOENT (no tree, or mktestdata did not
  * finish), EINVAL (the marker is not mktestdata's), or open()'s error. */
 long long sb_tree_files(const char *dir);
+/* ---- sockets and descriptors ---- */
+/* Binds IPv4 socket fd to the loopback source address 127.0.0.(1 + i),
+ * i < 254, leaving the port to connect() (Linux: IP_BIND_ADDRESS_NO_PORT, so
+ * the port only has to be unique for the 4-tuple; elsewhere bind() picks it
+ * at once). Spreading connections over several source addresses gets more
+ * of them to one address:port than one ephemeral port range holds.
+ * Returns 0, or -1 with errno. */
+int sb_bind_loopback_source(int fd, unsigned i);
+
+/* ---- keeping more descriptors than one process may hold ----
+ * A keeper is a child process that holds descriptors handed to it over a
+ * UNIX socket (SCM_RIGHTS), so that a run can keep more sockets open than
+ * its own RLIMIT_NOFILE allows: the objects stay in the kernel, counted in
+ * n, while the measuring process's descriptor table stays small. */
+struct sb_keeper;
+
+/* An empty set of keepers; the first sb_keep() starts the first process. */
+struct sb_keeper *sb_keeper_new(void);
+
+/* Hands a copy of fd to a keeper (the caller still closes its own copy),
+ * starting another keeper process when the current one is full. Returns 0,
+ * or -1 with errno (EMFILE: a fresh keeper could not take it either). */
+int sb_keep(struct sb_keeper *k, int fd);
+
+/* How many keeper processes there are and how many descriptors they hold. */
+int sb_keepers(const struct sb_keeper *k);
+long long sb_kept(const struct sb_keeper *k);
+
+/* Every keeper closes what it holds and exits; waits for them; frees k. */
+void sb_keeper_end(struct sb_keeper *k);
 
 #endif

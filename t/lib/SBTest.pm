@@ -11,7 +11,8 @@ use FindBin;
 use lib "$FindBin::Bin/../harness/lib";
 use Scalebench::Result qw(parse_text validate);
 
-our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
+our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive start_server stop_server
+                 $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
 
 our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
 
@@ -75,6 +76,84 @@ sub run {
     my %r = (out => scalar <$o>, err => scalar <$e>, timed_out => $timed_out, pid => $pid, left => \@left);
     $r{out} //= '';
     $r{err} //= '';
+    if ($st & 127) { $r{signal} = $st & 127 } else { $r{exit} = $st >> 8 }
+    return \%r;
+}
+
+# start_server([cmd, args...], ready => qr/^listening /, timeout => s, shell => 'prefix')
+# Starts a long-running program (a server) in its own process group and waits
+# for the first line of its stdout to match ready. -> { pid, line, err_file }
+# or dies (after killing the group) when it exits or times out first.
+sub start_server {
+    my ($cmd, %o) = @_;
+    my $ready = $o{ready} // qr/./;
+    my (undef, $efile) = tempfile(UNLINK => 1);
+    pipe(my $rd, my $wr) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $rd;
+        open STDOUT, '>&', $wr or die;
+        open STDERR, '>', $efile or die;
+        open STDIN, '<', '/dev/null' or die;
+        setpgrp(0, 0);
+        if (defined $o{shell}) {
+            exec '/bin/sh', '-c', "$o{shell}; exec \"\$@\"", 'sh', @$cmd;
+        }
+        exec @$cmd;
+        die "exec $cmd->[0]: $!";
+    }
+    close $wr;
+    my $line = '';
+    my $deadline = time + ($o{timeout} // 20);
+    while ($line !~ /\n/ && time <= $deadline) {
+        my $bits = '';
+        vec($bits, fileno($rd), 1) = 1;
+        next unless select($bits, undef, undef, 0.1);
+        my $got = sysread($rd, my $buf, 4096);
+        last unless $got;
+        $line .= $buf;
+    }
+    if ($line !~ $ready) {
+        kill 'KILL', -$pid;
+        waitpid($pid, 0);
+        local $/;
+        open my $e, '<', $efile or die;
+        my $err = <$e> // '';
+        die "$cmd->[0] did not get ready: '$line' $err";
+    }
+    chomp $line;
+    return { pid => $pid, line => $line, err_file => $efile, out => $rd };
+}
+
+# stop_server($server, signal => 'TERM', timeout => s)
+# -> { exit (undef if killed), signal, err, timed_out, left }
+# Sends the signal to the server process, waits for it, then reports whether
+# what of its process group outlived it (and kills that).
+sub stop_server {
+    my ($s, %o) = @_;
+    kill $o{signal} // 'TERM', $s->{pid};
+    my $deadline = time + ($o{timeout} // 20);
+    my ($st, $timed_out);
+    while (1) {
+        my $w = waitpid($s->{pid}, WNOHANG);
+        if ($w == $s->{pid}) { $st = $?; last }
+        if (time > $deadline) {
+            $timed_out = 1;
+            kill 'KILL', -$s->{pid};
+            waitpid($s->{pid}, 0);
+            $st = $?;
+            last;
+        }
+        select(undef, undef, undef, 0.02);
+    }
+    my %r = (timed_out => $timed_out);
+    # a worker may take a moment to go after its parent
+    for (1 .. 50) { last unless group_alive($s->{pid}); select(undef, undef, undef, 0.02) }
+    $r{left} = [ group_alive($s->{pid}) ];
+    kill 'KILL', -$s->{pid};
+    local $/;
+    open my $e, '<', $s->{err_file} or die;
+    $r{err} = <$e> // '';
     if ($st & 127) { $r{signal} = $st & 127 } else { $r{exit} = $st >> 8 }
     return \%r;
 }

@@ -1,0 +1,415 @@
+/*
+ * httpbench - connect() latency and HTTP request latency against any
+ * HTTP/1.x server while n other connections to it are open and idle.
+ * Method: docs/bench/httpbench.md. Output: docs/format.md.
+ */
+#include "sb.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: httpbench [-c count] [-i interval] [-s samples] [-k] [-h] URL\n"
+	"  -c count     idle connections to open and keep open (default 10000)\n"
+	"  -i interval  take a sample every interval connections (default 10)\n"
+	"  -s samples   requests per sample (default 5)\n"
+	"  -k           keep-alive: a sample's requests share one connection\n"
+	"               (default: each request on a fresh connection, Connection: close)\n"
+	"  URL          http://host[:port][/path], host a name, IPv4 or [IPv6] address\n"
+	"Rows: n connect_ns - - for each idle connection, n - sample_connect_ns request_ns\n"
+	"for each sample request (sample_connect_ns '-' when the connection was reused);\n"
+	"n = connections open and idle before the operation.\n";
+
+enum { TIMEOUT_MS = 10000, STALL_NS = 200000000, PER_SOURCE = 10000, HEAD_MAX = 65536 };
+
+static const char *bench = "httpbench";
+static struct addrinfo *target;
+static unsigned nsrc = 1, next_src;     /* source addresses 127.0.0.1 .. 127.0.0.nsrc */
+static char why[512];                   /* why a request failed */
+
+/* Opens a TCP connection to the target, timing connect() until the
+ * connection is established. Returns the descriptor (blocking, SO_LINGER 0
+ * so that close() leaves no TIME_WAIT behind), or -1 with errno and *call
+ * naming the call that failed. */
+static int open_conn(sb_tick *ticks, const char **call)
+{
+	int fd = socket(target->ai_family, SOCK_STREAM, 0), fl = -1, rc;
+	*call = "socket()";
+	if (fd < 0)
+		return -1;
+	*call = "fcntl()";
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		goto fail;
+	*call = "bind()";
+	if (nsrc > 1 && sb_bind_loopback_source(fd, next_src++ % nsrc) != 0)
+		goto fail;
+	*call = "connect()";
+	sb_tick t0 = sb_ticks();
+	rc = connect(fd, target->ai_addr, target->ai_addrlen);
+	if (rc != 0 && errno == EINPROGRESS) {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		while ((rc = poll(&p, 1, TIMEOUT_MS)) < 0 && errno == EINTR && !sb_interrupted())
+			;
+		if (rc == 0)
+			errno = ETIMEDOUT;
+		if (rc > 0) {
+			int err = 0;
+			socklen_t len = sizeof err;
+			rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			if (rc == 0 && err) {
+				errno = err;
+				rc = -1;
+			}
+		} else {
+			rc = -1;
+		}
+	}
+	sb_tick t1 = sb_ticks();
+	if (rc != 0)
+		goto fail;
+	*ticks = t1 - t0;
+	struct linger lg = { 1, 0 };
+	struct timeval tv = { TIMEOUT_MS / 1000, 0 };
+	*call = "setsockopt()";
+	if (fcntl(fd, F_SETFL, fl) != 0 || setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+		goto fail;
+	return fd;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Ends the run at a failed connect(). */
+static void connect_failed(struct sb *r, const char *call, uint64_t n, int err, const char *addr, const char *port)
+{
+	if (err == ETIMEDOUT)
+		sb_stop_limit(r, call, n, err, "no connection within 10 s: the server's listen backlog is full "
+			      "or it stopped accepting");
+	else if (err == ECONNREFUSED && n == 0)
+		sb_fail(r, n, "%s to %s port %s: ECONNREFUSED (nothing listens there)", call, addr, port);
+	else
+		sb_stop(r, call, n, err, NULL);
+}
+
+/* Finds header name in the head [h, end): its value, or NULL. */
+static const char *header(const char *h, const char *name, size_t *vlen)
+{
+	size_t nl = strlen(name);
+	for (const char *p = strstr(h, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
+		const char *line = p + 2;
+		if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			const char *v = line + nl + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			*vlen = strcspn(v, "\r");
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* Sends the request and reads one whole response: status 200, the head,
+ * then exactly Content-Length body bytes. Returns 0; 1 when the server
+ * closes the connection after it; -1 with why[] set (errno ETIMEDOUT when
+ * nothing came in time, EINTR when interrupted, 0 when the reply was wrong). */
+static int request(int fd, const char *req, size_t reqlen, char *buf, char *server, size_t slen)
+{
+	size_t off = 0, have = 0;
+	while (off < reqlen) {
+		ssize_t w = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
+		if (w < 0) {
+			int e = errno;
+			snprintf(why, sizeof why, "send(): %s", strerror(e));
+			errno = e == EAGAIN || e == EWOULDBLOCK ? ETIMEDOUT : e;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	long long body = -1, got = 0;
+	int closes = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, HEAD_MAX - 1 - have);
+		if (n < 0) {
+			int e = errno;
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				snprintf(why, sizeof why, "no response within %d s", TIMEOUT_MS / 1000);
+			else
+				snprintf(why, sizeof why, "read(): %s", strerror(e));
+			errno = e == EAGAIN || e == EWOULDBLOCK ? ETIMEDOUT : e;
+			return -1;
+		}
+		if (n == 0) {
+			if (body < 0)
+				snprintf(why, sizeof why, "the server closed the connection after %zu bytes, "
+					 "before the end of the response head", have);
+			else
+				snprintf(why, sizeof why, "short body: the server closed the connection after %lld "
+					 "of %lld body bytes", got, body);
+			errno = 0;
+			return -1;
+		}
+		if (body >= 0) {   /* in the body: count and discard */
+			got += n;
+		} else {
+			have += (size_t)n;
+			buf[have] = 0;
+			char *end = strstr(buf, "\r\n\r\n");   /* stops at a NUL: */
+			if (!end && memchr(buf, 0, have)) {
+				snprintf(why, sizeof why, "a NUL byte in the response head");
+				errno = 0;
+				return -1;
+			}
+			if (!end) {
+				if (have == HEAD_MAX - 1) {
+					snprintf(why, sizeof why, "response head longer than %d bytes", HEAD_MAX - 1);
+					errno = 0;
+					return -1;
+				}
+				continue;
+			}
+			end[2] = 0;
+			int code = 0;
+			if (strncmp(buf, "HTTP/1.", 7) != 0 || !(buf[7] == '0' || buf[7] == '1') ||
+			    sscanf(buf + 8, " %3d", &code) != 1 || code != 200) {
+				snprintf(why, sizeof why, "status line '%.60s' is not HTTP/1.x 200",
+					 strtok(buf, "\r"));
+				errno = 0;
+				return -1;
+			}
+			size_t vl;
+			const char *v = header(buf, "Content-Length", &vl);
+			char *e;
+			if (!v || vl == 0 || strspn(v, "0123456789") != vl ||
+			    (body = strtoll(v, &e, 10)) < 0 || e != v + vl) {
+				snprintf(why, sizeof why, "response without a valid Content-Length (chunked or "
+					 "close-delimited bodies are not supported)");
+				errno = 0;
+				return -1;
+			}
+			v = header(buf, "Connection", &vl);
+			closes = (v && vl == 5 && strncasecmp(v, "close", 5) == 0) || buf[7] == '0';
+			if (server && !server[0] && (v = header(buf, "Server", &vl)))
+				snprintf(server, slen, "%.*s", (int)(vl < 100 ? vl : 100), v);
+			got = (long long)(have - (size_t)(end + 4 - buf));
+			have = 0;
+		}
+		if (got > body) {
+			snprintf(why, sizeof why, "%lld bytes after a body of Content-Length %lld", got - body, body);
+			errno = 0;
+			return -1;
+		}
+		if (got == body)
+			return closes;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	long long count = 10000, interval = 10, samples = 5;
+	int keep = 0, opt;
+	while ((opt = sb_getopt(bench, argc, argv, "c:i:s:kh")) != -1) {
+		switch (opt) {
+		case 'c': count = sb_number(bench, 'c', optarg, 1, 10000000); break;
+		case 'i': interval = sb_number(bench, 'i', optarg, 1, 10000000); break;
+		case 's': samples = sb_number(bench, 's', optarg, 1, 10000); break;
+		case 'k': keep = 1; break;
+		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
+		}
+	}
+	if (optind == argc)
+		sb_usage_error(bench, "no URL given (try -h)");
+	if (optind != argc - 1)
+		sb_usage_error(bench, "unexpected argument '%s' (try -h)", argv[argc - 1]);
+
+	/* http://host[:port][/path] */
+	const char *url = argv[optind];
+	if (strncmp(url, "http://", 7) != 0)
+		sb_usage_error(bench, "'%s' is not an http:// URL", url);
+	const char *auth = url + 7, *slash = strchr(auth, '/');
+	size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
+	const char *path = slash ? slash : "/";
+	char host[256], port[16] = "80";
+	const char *hend;
+	if (auth[0] == '[') {
+		hend = memchr(auth, ']', alen);
+		if (!hend || hend == auth + 1 || (size_t)(hend - auth - 1) >= sizeof host)
+			sb_usage_error(bench, "'%s': bad [IPv6] address", url);
+		memcpy(host, auth + 1, (size_t)(hend - auth - 1));
+		host[hend - auth - 1] = 0;
+		hend++;
+	} else {
+		hend = memchr(auth, ':', alen);
+		if (!hend)
+			hend = auth + alen;
+		if (hend == auth || (size_t)(hend - auth) >= sizeof host)
+			sb_usage_error(bench, "'%s': no host", url);
+		memcpy(host, auth, (size_t)(hend - auth));
+		host[hend - auth] = 0;
+	}
+	if (hend < auth + alen) {
+		size_t plen = (size_t)(auth + alen - hend - 1);
+		if (*hend != ':' || plen == 0 || plen > 5 || strspn(hend + 1, "0123456789") < plen ||
+		    atoi(hend + 1) > 65535)
+			sb_usage_error(bench, "'%s': bad port", url);
+		memcpy(port, hend + 1, plen);
+		port[plen] = 0;
+	}
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			sb_usage_error(bench, "'%s': the path has spaces or control characters", url);
+	struct addrinfo hints;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	struct addrinfo *all;
+	int gai = getaddrinfo(host, port, &hints, &all);
+	if (gai != 0) {
+		fprintf(stderr, "%s: %s: %s\n", bench, host, gai_strerror(gai));
+		return SB_EXIT_FAIL;
+	}
+	/* A name may have several addresses (localhost: ::1 and 127.0.0.1):
+	 * use the first that takes a connection (else the first). */
+	struct addrinfo *ai = all;
+	for (; ai; ai = ai->ai_next) {
+		const char *call;
+		sb_tick t;
+		target = ai;
+		int fd = open_conn(&t, &call);
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+	}
+	if (!ai)
+		target = all;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	getnameinfo(target->ai_addr, target->ai_addrlen, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+
+	struct sb *r = sb_init(bench, "n connect_ns sample_connect_ns request_ns", argc, argv);
+	long long points = (count + interval - 1) / interval;
+	sb_meta(r, "count", "%lld", count);
+	sb_meta(r, "url", "%s", url);
+	sb_meta(r, "target", "%s port %s", addr, port);
+	sb_meta(r, "sampling", "every %lld connections, %lld requests per sample, %s", interval, samples,
+		keep ? "keep-alive (one connection per sample)" : "one fresh connection per request (Connection: close)");
+	/* Beyond one ephemeral port range: spread over loopback sources. */
+	int loop4 = target->ai_family == AF_INET &&
+		    (ntohl(((struct sockaddr_in *)target->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+	if (loop4 && count > PER_SOURCE)
+		nsrc = (unsigned)((count + PER_SOURCE - 1) / PER_SOURCE);
+	if (nsrc > 253)
+		nsrc = 253;
+	if (nsrc > 1)
+		sb_meta(r, "sources", "%u addresses 127.0.0.1-127.0.0.%u, round robin, port chosen by connect()",
+			nsrc, nsrc);
+	else
+		sb_meta(r, "sources", "one address, chosen by the kernel");
+	long long soft = sb_raise_nofile(r, count + 64);
+	long long local_max = soft < 0 ? count : soft - 64;   /* the rest go to keeper processes */
+
+	char *req = malloc(strlen(path) + strlen(host) + 200), *buf = malloc(HEAD_MAX);
+	int *fds = malloc((size_t)count * sizeof *fds);
+	struct sb_keeper *kp = sb_keeper_new();
+	if (!req || !buf || !fds) {
+		sb_fail(r, 0, "malloc()");
+		return sb_finish(r);
+	}
+	int reqlen = sprintf(req, "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: scalebench-httpbench\r\n%s\r\n",
+			     path, (int)alen, auth, keep ? "" : "Connection: close\r\n");
+	sb_reserve(r, (size_t)(count + points * samples));
+
+	long long open_n = 0, held = 0, slow_connect = 0, slow_request = 0;
+	char server[128] = "";
+	const struct sb_clock *ck = sb_clock(r);
+	while (open_n < count && !sb_ended(r)) {
+		const char *call;
+		sb_tick t;
+		uint64_t n = (uint64_t)open_n;
+		/* A sample while n connections are open. */
+		int sfd = -1;
+		for (long long s = 0; open_n % interval == 0 && s < samples && !sb_ended(r); s++) {
+			sb_tick ct = 0;
+			int fresh = sfd < 0;
+			if (fresh && (sfd = open_conn(&ct, &call)) < 0) {
+				connect_failed(r, strcmp(call, "connect()") ? call : "sample connect()", n, errno,
+					       addr, port);
+				break;
+			}
+			sb_tick t0 = sb_ticks();
+			int rc = request(sfd, req, (size_t)reqlen, buf, server, sizeof server);
+			sb_tick t1 = sb_ticks();
+			if (rc < 0) {
+				if (errno == ETIMEDOUT)
+					sb_stop_limit(r, "request", n, errno, "no response within 10 s: the server "
+						      "is not serving more connections (its descriptor limit?) or stalled");
+				else if (errno)
+					sb_stop(r, "request", n, errno, why);
+				else
+					sb_fail(r, n, "request: %s", why);
+				break;
+			}
+			size_t row = sb_row(r, n);
+			if (fresh)
+				sb_put(r, row, 2, (double)ct);
+			sb_put(r, row, 3, (double)(t1 - t0));
+			slow_connect += fresh && sb_ticks_to_ns(ck, (double)ct) > STALL_NS;
+			slow_request += sb_ticks_to_ns(ck, (double)(t1 - t0)) > STALL_NS;
+			if (!keep || rc == 1 || s == samples - 1) {
+				close(sfd);
+				sfd = -1;
+			}
+		}
+		if (sfd >= 0)
+			close(sfd);
+		if (sb_ended(r))
+			break;
+		/* One more idle connection. */
+		int fd = open_conn(&t, &call);
+		if (fd < 0) {
+			connect_failed(r, call, n, errno, addr, port);
+			break;
+		}
+		sb_put(r, sb_row(r, n), 1, (double)t);
+		slow_connect += sb_ticks_to_ns(ck, (double)t) > STALL_NS;
+		if (held < local_max) {
+			fds[held++] = fd;
+		} else {
+			int rc = sb_keep(kp, fd), e = errno;
+			close(fd);
+			if (rc != 0) {
+				sb_stop(r, "keeping the connection in a keeper process", n, e, NULL);
+				break;
+			}
+		}
+		open_n++;
+	}
+
+	sb_meta(r, "connections_held", "%lld in this process, %lld in %d keeper process%s", held,
+		sb_kept(kp), sb_keepers(kp), sb_keepers(kp) == 1 ? "" : "es");
+	sb_meta(r, "server", "%s", server[0] ? server : "(no Server header)");
+	sb_meta(r, "slow_over_200ms", "connect %lld, request %lld (kept as measured: probable SYN or data "
+		"retransmits)", slow_connect, slow_request);
+	for (long long i = 0; i < held; i++)
+		close(fds[i]);
+	sb_keeper_end(kp);
+	free(fds);
+	free(req);
+	free(buf);
+	freeaddrinfo(all);
+	return sb_finish(r);
+}
