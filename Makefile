@@ -5,6 +5,10 @@
 #   make CC=clang check  the same with clang
 #   make SANITIZE=1 check  tests with -fsanitize=address,undefined
 #   make WERROR=1        warnings are errors (CI builds this way)
+#   make run             install missing tools (gnuplot) where possible, build,
+#                        run the whole suite 5 times (harness/run), render the site
+#   make quick           the same at small sizes: a smoke test (about a minute)
+#                        RUN_ARGS='--tag x --only forkbench ...' passes options on
 #   make install PREFIX=/usr/local
 #   make clean
 #
@@ -30,7 +34,7 @@ BENCH_SRC = $(filter-out $(LIB_SRC),$(wildcard bench/*.c))
 BENCHES  = $(BENCH_SRC:.c=)
 UNIT     = t/c/sb_unit
 
-.PHONY: all check unit clean install
+.PHONY: all check unit clean install run quick
 all: $(BENCHES)
 
 # Each program depends on the flags it was built with, so that switching
@@ -51,6 +55,25 @@ unit: $(UNIT)
 
 check: all $(UNIT)
 	prove t/
+
+# make run / make quick: a benchmark that failed does not stop the make
+# (the harness's summary names it); the site is rendered from whatever was
+# measured.
+RUN_ARGS ?=
+run: all
+	@scripts/install-tools
+	-harness/run $(RUN_ARGS)
+	@$(MAKE) --no-print-directory render-site
+
+quick: all
+	@scripts/install-tools
+	-harness/run --quick $(RUN_ARGS)
+	@$(MAKE) --no-print-directory render-site
+
+.PHONY: render-site
+render-site:
+	@if grep -q '^site:' Makefile; then $(MAKE) --no-print-directory site; \
+	 else echo "make: no 'site' target yet (the plot renderer is not merged): the web page is not rendered"; fi
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
