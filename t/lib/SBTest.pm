@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/../harness/lib";
 use Scalebench::Result qw(parse_text validate);
 
-our @EXPORT = qw(ROOT bin run check_output unprivileged children_of $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
+our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_members $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
 
 our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
 
@@ -101,6 +101,27 @@ sub children_of {
         push @kids, $1 if /^\s*(\d+)\s+(\d+)/ && $2 == $ppid;
     }
     return @kids;
+}
+
+# group_members($pgid) -> pids of the live processes in process group $pgid
+# (zombies not counted: a killed orphan waits for init to reap it). Linux
+# /proc, else ps.
+sub group_members {
+    my ($pgid) = @_;
+    my @m;
+    if (-d '/proc/self') {
+        opendir my $d, '/proc' or return ();
+        for my $p (grep { /^\d+$/ } readdir $d) {
+            open my $fh, '<', "/proc/$p/stat" or next;
+            my $stat = <$fh> // next;
+            push @m, $p if $stat =~ /\)\s+(\S)\s+\d+\s+(\d+)/ && $2 == $pgid && $1 ne 'Z';
+        }
+        return @m;
+    }
+    for (`ps -A -o pid= -o pgid= -o stat=`) {
+        push @m, $1 if /^\s*(\d+)\s+(\d+)\s+(\S+)/ && $2 == $pgid && $3 !~ /^Z/;
+    }
+    return @m;
 }
 
 1;
