@@ -9,7 +9,7 @@ use Exporter 'import';
 use POSIX qw(uname strftime);
 use JSON::PP;
 our @EXPORT_OK = qw(collect write_record default_tag safe_tag sysctl_read
-    rlimit sysctl_name);
+    rlimit sysctl_name proc_sys);
 
 sub _slurp {
     my ($f) = @_;
@@ -40,12 +40,16 @@ sub _cmd {
     return $out;
 }
 
+# Where Linux keeps its sysctls. The tests point SCALEBENCH_PROC_SYS at a
+# copy, to see --tune raise and restore values without touching the machine.
+sub proc_sys { return $ENV{SCALEBENCH_PROC_SYS} // '/proc/sys' }
+
 # The first of the named sysctls this OS knows (Linux: /proc/sys/...).
 sub sysctl_read {
     for my $name (@_) {
         if ($^O eq 'linux') {
             (my $p = $name) =~ s{\.}{/}g;
-            my $v = _slurp("/proc/sys/$p");
+            my $v = _slurp(proc_sys() . "/$p");
             if (defined $v) { $v =~ s/\s+/ /g; return $v }
         } else {
             my $v = _cmd('sysctl', '-n', $name);
