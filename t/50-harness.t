@@ -94,7 +94,7 @@ is_deeply([ files_in($scratch) ], [], 'the scratch data is gone');
 is_deeply([ grep { /^\./ } files_in($dir) ], [], 'no temporary files in the results folder');
 my @pg = pgids_in_log();
 is(scalar @pg, 8, 'the log names the process group of every run');
-ok(!(grep { group_members($_) } @pg), 'no process of any run is left');
+ok(!(grep { group_alive($_) } @pg), 'no process of any run is left');
 
 # ---- re-run: completed runs are skipped, failed ones tried again ----
 my %before = map { ($_ => (stat "$dir/$_")[1] . ':' . slurp("$dir/$_")) } grep { /\.dat$/ } files_in($dir);

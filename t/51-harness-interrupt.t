@@ -84,9 +84,9 @@ for my $sig (qw(INT TERM)) {
        "SIG$sig: the harness ends") or kill 'KILL', -$pid;
     is($st & 127, $sig eq 'INT' ? 2 : 15, "SIG$sig: it dies by that signal");
     like(slurp("$tmp/out-$sig"), qr/interrupted by SIG$sig: cleaned up/, "SIG$sig: and says so");
-    ok(defined $pgid && !group_members($pgid), "SIG$sig: no process of the benchmark's group is left")
-        or diag 'left: ', join ' ', group_members($pgid);
-    ok(!group_members($pid), "SIG$sig: none of the harness's group either");
+    ok(defined $pgid && !group_alive($pgid), "SIG$sig: no process of the benchmark's group is left")
+        or diag 'left: ', join ' ', group_alive($pgid);
+    ok(!group_alive($pid), "SIG$sig: none of the harness's group either");
     kill 'KILL', -$pgid if defined $pgid;
     is_deeply([ files_in($scratch) ], [], "SIG$sig: the scratch data is gone");
     is_deeply([ grep { /^\./ } files_in($dir) ], [], "SIG$sig: no temporary files in the results folder");

@@ -52,6 +52,6 @@ open my $lf, '<', "$dir/log" or die;
 my $log = do { local $/; <$lf> };
 my @groups = ($log =~ /started, process group (\d+)/g, $log =~ /^== \S+ httpd \S+: pid (\d+)/mg);
 ok(@groups > @suite, 'the log names the processes it started');
-ok(!(grep { group_members($_) } @groups), 'none of them (benchmarks, httpd) is left');
+ok(!(grep { group_alive($_) } @groups), 'none of them (benchmarks, httpd) is left');
 
 done_testing;

@@ -89,6 +89,6 @@ is($st & 127, 2, 'SIGINT ends the harness');
 is_deeply(values_now(), \%low_read, 'and every sysctl has its old value again');
 like(slurp("$tmp/out"), qr/^restored fs\.file-max = 5000$/m, 'it says so');
 my ($pg) = slurp("$tmp/res/int/log") =~ /process group (\d+)/;
-ok(defined $pg && !group_members($pg), 'nothing of the benchmark is left');
+ok(defined $pg && !group_alive($pg), 'nothing of the benchmark is left');
 
 done_testing;

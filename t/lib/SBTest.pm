@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/../harness/lib";
 use Scalebench::Result qw(parse_text validate);
 
-our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_members $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
+our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
 
 our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
 
@@ -103,25 +103,24 @@ sub children_of {
     return @kids;
 }
 
-# group_members($pgid) -> pids of the live processes in process group $pgid
-# (zombies not counted: a killed orphan waits for init to reap it). Linux
-# /proc, else ps.
-sub group_members {
+# group_alive($pgid) -> pids of the live processes in process group $pgid
+# (zombies are dead: they only wait to be reaped, so they are not counted)
+sub group_alive {
     my ($pgid) = @_;
-    my @m;
+    my @pids;
     if (-d '/proc/self') {
         opendir my $d, '/proc' or return ();
         for my $p (grep { /^\d+$/ } readdir $d) {
             open my $fh, '<', "/proc/$p/stat" or next;
             my $stat = <$fh> // next;
-            push @m, $p if $stat =~ /\)\s+(\S)\s+\d+\s+(\d+)/ && $2 == $pgid && $1 ne 'Z';
+            push @pids, $p if $stat =~ /\)\s+([^Z\s])\s+\d+\s+(\d+)/ && $2 == $pgid;
         }
-        return @m;
+        return @pids;
     }
     for (`ps -A -o pid= -o pgid= -o stat=`) {
-        push @m, $1 if /^\s*(\d+)\s+(\d+)\s+(\S+)/ && $2 == $pgid && $3 !~ /^Z/;
+        push @pids, $1 if /^\s*(\d+)\s+(\d+)\s+([A-Z])/ && $2 == $pgid && $3 ne 'Z';
     }
-    return @m;
+    return @pids;
 }
 
 1;
