@@ -115,9 +115,20 @@ like($r->{out}, qr/sock run 1: the earlier file is not a complete run with these
      'a quick run is not taken for a full one: it is moved aside, not overwritten');
 is(scalar @{ parse_file("$dir/sock.1.dat")->{rows} }, 5000, 'and the full run is measured');
 
+# ---- --vm: the VM runner's description goes into system.json as "vm" ----
+open my $vf, '>', "$tmp/vm.json" or die;
+print $vf '{"accelerator":"kvm","qemu_version":"7.2.0","cpu_model":"host","cpus":2,"memory_mb":4096}';
+close $vf;
+$r = run([ $harness, @common, '--runs', 1, '--tag', 'invm', '--only', 'sock', '--vm', "$tmp/vm.json" ], timeout => 120);
+is($r->{exit}, 0, '--vm FILE: runs') or diag $r->{err};
+$json = eval { decode_json(slurp("$res/invm/system.json")) };
+is_deeply($json->{vm}, { accelerator => 'kvm', qemu_version => '7.2.0', cpu_model => 'host', cpus => 2, memory_mb => 4096 },
+          'system.json has the vm object');
+like(slurp("$res/invm/system.txt"), qr/^vm_accelerator: +kvm$/m, 'and system.txt its fields');
+
 # ---- tag, selection, usage ----
 $r = run([ $harness, @common, '--runs', 1, '--only', 'sock' ], timeout => 120);
-my ($tagdir) = grep { $_ ne 't1' } files_in($res);
+my ($tagdir) = grep { $_ ne 't1' && $_ ne 'invm' } files_in($res);
 my ($sys, $node, $rel) = (uname())[ 0, 1, 2 ];
 $node =~ s/\..*//;
 (my $want = lc "$sys-$rel-$node") =~ s/[^a-z0-9._-]+/-/g;

@@ -105,4 +105,23 @@ for my $sig (qw(INT TERM)) {
     }
 }
 
+# a run that outlives --timeout is ended (SIGTERM), logged as failed, and the
+# harness goes on
+{
+    open my $h, '>', $hold or die;
+    close $h;
+    local $ENV{FAKEBENCH_HOLD} = $hold;
+    my $r = run([ $harness, '--quick', '--no-build', '--results', $res, '--scratch', $scratch,
+                  '--suite-file', $suitefile, '--runs', 1, '--tag', 'timeout', '--timeout', 2 ], timeout => 60);
+    is($r->{exit}, 1, '--timeout: the status says a run failed') or diag $r->{out};
+    like($r->{out}, qr/^\[2\/3\] fake-slow +run 1\/1 .* failed: timed out after 2 s/m, 'the slow run is ended and reported');
+    like($r->{out}, qr/^\[3\/3\] fake-ok +run 1\/1 .* ok /m, 'the next one still runs');
+    my $log = slurp("$res/timeout/log");
+    like($log, qr/fake-slow run 1: timed out after 2 s: SIGTERM/, 'the log says so');
+    my ($pg) = $log =~ /fake-slow run 1: started, process group (\d+)/;
+    ok(defined $pg && !group_alive($pg), 'nothing of it is left');
+    is_deeply([ files_in($scratch) ], [], 'no scratch data is left');
+    unlink $hold;
+}
+
 done_testing;
