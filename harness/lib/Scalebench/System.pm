@@ -153,6 +153,17 @@ sub _compiler {
     return ($cc, $first);
 }
 
+# The BSDs and macOS have no kernel command line: the kernel booted and the
+# boot flags where the OS tells them.
+sub _boot_info {
+    my @b;
+    for my $s (qw(kern.bootfile kern.osversion kern.boothowto)) {
+        my $v = sysctl_read($s);
+        push @b, "$s=$v" if defined $v && length $v;
+    }
+    return @b ? '(no command line) ' . join('; ', @b) : undef;
+}
+
 sub _mitigations {
     if ($^O eq 'linux') {
         my $d = '/sys/devices/system/cpu/vulnerabilities';
@@ -245,8 +256,7 @@ sub collect {
         [ memory_bytes => $cpu{memory_bytes} ],
         [ libc => $libc ], [ libc_version => $libc_ver ],
         [ compiler => $cc ], [ compiler_version => $ccv ],
-        [ kernel_cmdline => $^O eq 'linux' ? _slurp('/proc/cmdline')
-              : sysctl_read('kern.bootfile', 'kern.osversion') ],
+        [ kernel_cmdline => $^O eq 'linux' ? _slurp('/proc/cmdline') : _boot_info() ],
         [ mitigations => _mitigations() ],
         [ clocksource => $^O eq 'linux'
               ? _slurp('/sys/devices/system/clocksource/clocksource0/current_clocksource')
