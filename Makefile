@@ -5,12 +5,12 @@
 #   make CC=clang check  the same with clang
 #   make SANITIZE=1 check  tests with -fsanitize=address,undefined
 #   make WERROR=1        warnings are errors (CI builds this way)
+#   make install PREFIX=/usr/local
+#   make clean
 #   make run             install missing tools (gnuplot) where possible, build,
 #                        run the whole suite 5 times (harness/run), render the site
 #   make quick           the same at small sizes: a smoke test (about a minute)
 #                        RUN_ARGS='--tag x --only forkbench ...' passes options on
-#   make install PREFIX=/usr/local
-#   make clean
 #
 # Every bench/*.c but the library (sb.c) is one benchmark program, built as
 # bench/<name> against bench/sb.c. Adding a benchmark needs no change here.
@@ -34,7 +34,7 @@ BENCH_SRC = $(filter-out $(LIB_SRC),$(wildcard bench/*.c))
 BENCHES  = $(BENCH_SRC:.c=)
 UNIT     = t/c/sb_unit
 
-.PHONY: all check unit clean install run quick
+.PHONY: all check unit clean install
 all: $(BENCHES)
 
 # Each program depends on the flags it was built with, so that switching
@@ -56,28 +56,29 @@ unit: $(UNIT)
 check: all $(UNIT)
 	prove t/
 
-# make run / make quick: a benchmark that failed does not stop the make
-# (the harness's summary names it); the site is rendered from whatever was
-# measured.
-RUN_ARGS ?=
-run: all
-	@scripts/install-tools
-	-harness/run $(RUN_ARGS)
-	@$(MAKE) --no-print-directory render-site
-
-quick: all
-	@scripts/install-tools
-	-harness/run --quick $(RUN_ARGS)
-	@$(MAKE) --no-print-directory render-site
-
-.PHONY: render-site
-render-site:
-	@if grep -q '^site:' Makefile; then $(MAKE) --no-print-directory site; \
-	 else echo "make: no 'site' target yet (the plot renderer is not merged): the web page is not rendered"; fi
-
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
 	for b in $(BENCHES); do cp $$b $(DESTDIR)$(PREFIX)/bin/ || exit 1; done
 
 clean:
 	rm -f $(BENCHES) $(UNIT) $(BUILD_ID)
+
+# make run / make quick: a benchmark that failed does not stop the make
+# (the harness's summary names it); the site is rendered from whatever was
+# measured, when the Makefile has a site target.
+RUN_ARGS ?=
+RESULTS ?= results
+.PHONY: run quick render-site
+run: all
+	@scripts/install-tools
+	-harness/run --results '$(RESULTS)' $(RUN_ARGS)
+	@$(MAKE) --no-print-directory render-site
+
+quick: all
+	@scripts/install-tools
+	-harness/run --quick --results '$(RESULTS)' $(RUN_ARGS)
+	@$(MAKE) --no-print-directory render-site
+
+render-site:
+	@if grep -q '^site:' Makefile; then $(MAKE) --no-print-directory site RESULTS='$(RESULTS)'; \
+	 else echo "make: no 'site' target yet (the plot renderer is not merged): the web page is not rendered"; fi
