@@ -7,6 +7,10 @@
 #   make WERROR=1        warnings are errors (CI builds this way)
 #   make install PREFIX=/usr/local
 #   make clean
+#   make run             install missing tools (gnuplot) where possible, build,
+#                        run the whole suite 5 times (harness/run), render the site
+#   make quick           the same at small sizes: a smoke test (about a minute)
+#                        RUN_ARGS='--tag x --only forkbench ...' passes options on
 #
 # Every bench/*.c but the library (sb.c) is one benchmark program, built as
 # bench/<name> against bench/sb.c. Adding a benchmark needs no change here.
@@ -66,3 +70,23 @@ install: all
 
 clean:
 	rm -f $(BENCHES) $(UNIT) $(BUILD_ID)
+
+# make run / make quick: a benchmark that failed does not stop the make
+# (the harness's summary names it); the site is rendered from whatever was
+# measured, when the Makefile has a site target.
+RUN_ARGS ?=
+RESULTS ?= results
+.PHONY: run quick render-site
+run: all
+	@scripts/install-tools
+	-harness/run --results '$(RESULTS)' $(RUN_ARGS)
+	@$(MAKE) --no-print-directory render-site
+
+quick: all
+	@scripts/install-tools
+	-harness/run --quick --results '$(RESULTS)' $(RUN_ARGS)
+	@$(MAKE) --no-print-directory render-site
+
+render-site:
+	@if grep -q '^site:' Makefile; then $(MAKE) --no-print-directory site RESULTS='$(RESULTS)'; \
+	 else echo "make: no 'site' target yet (the plot renderer is not merged): the web page is not rendered"; fi

@@ -1,0 +1,304 @@
+package Scalebench::System;
+# The system record: what machine, OS, libc, compiler and limits a set of
+# results was measured under. harness/run writes it as results/<tag>/system.txt
+# (for people) and system.json (a flat JSON object, for programs).
+# Core perl only; every probe may fail, and then says "unknown".
+use strict;
+use warnings;
+use Exporter 'import';
+use POSIX qw(uname strftime);
+use JSON::PP;
+our @EXPORT_OK = qw(collect write_record default_tag safe_tag sysctl_read
+    rlimit sysctl_name proc_sys);
+
+sub _slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return undef;
+    local $/;
+    my $t = <$fh>;
+    close $fh;
+    return undef unless defined $t;
+    $t =~ s/\s+\z//;
+    return $t;
+}
+
+# Output of a command (no shell), stderr dropped; undef when it fails.
+sub _cmd {
+    my (@cmd) = @_;
+    my $pid = open(my $fh, '-|');
+    return undef unless defined $pid;
+    if ($pid == 0) {
+        open STDERR, '>', '/dev/null';
+        open STDIN, '<', '/dev/null';
+        exec { $cmd[0] } @cmd or POSIX::_exit(127);
+    }
+    local $/;
+    my $out = <$fh>;
+    close $fh;
+    return undef if $? != 0 || !defined $out;
+    $out =~ s/\s+\z//;
+    return $out;
+}
+
+# Where Linux keeps its sysctls. The tests point SCALEBENCH_PROC_SYS at a
+# copy, to see --tune raise and restore values without touching the machine.
+sub proc_sys { return $ENV{SCALEBENCH_PROC_SYS} // '/proc/sys' }
+
+# The first of the named sysctls this OS knows (Linux: /proc/sys/...).
+sub sysctl_read {
+    for my $name (@_) {
+        if ($^O eq 'linux') {
+            (my $p = $name) =~ s{\.}{/}g;
+            my $v = _slurp(proc_sys() . "/$p");
+            if (defined $v) { $v =~ s/\s+/ /g; return $v }
+        } else {
+            my $v = _cmd('sysctl', '-n', $name);
+            return $v if defined $v && length $v;
+        }
+    }
+    return undef;
+}
+
+# The name of the first of the sysctls this OS knows.
+sub sysctl_name {
+    for my $name (@_) {
+        return $name if defined sysctl_read($name);
+    }
+    return undef;
+}
+
+# rlimit('n') -> "soft S, hard H" from the shell's ulimit (perl has no
+# setrlimit in core). Letters: n = RLIMIT_NOFILE, u/p = RLIMIT_NPROC.
+sub rlimit {
+    my ($what) = @_;
+    my @letters = $what eq 'nproc' ? ('u', 'p') : ('n');
+    for my $l (@letters) {
+        my $s = _cmd('/bin/sh', '-c', "ulimit -S -$l");
+        my $h = _cmd('/bin/sh', '-c', "ulimit -H -$l");
+        return ($s, $h) if defined $s && defined $h && $s =~ /^(?:\d+|unlimited)$/;
+    }
+    return ();
+}
+
+sub safe_tag {
+    my ($t) = @_;
+    $t = lc $t;
+    $t =~ s/[^a-z0-9._-]+/-/g;
+    $t =~ s/^[-.]+//;
+    $t =~ s/-+$//;
+    return $t;
+}
+
+sub default_tag {
+    my ($sys, $node, $rel) = (uname())[ 0, 1, 2 ];
+    $node =~ s/\..*//;
+    return safe_tag("$sys-$rel-$node");
+}
+
+sub _cpu {
+    my %c;
+    if ($^O eq 'linux') {
+        my $ci = _slurp('/proc/cpuinfo') // '';
+        ($c{cpu_model}) = $ci =~ /^(?:model name|Hardware|cpu model)\s*:\s*(.+)$/m;
+        my $n = () = $ci =~ /^processor\s*:/mg;
+        $c{cpus} = $n if $n;
+        my ($mhz) = $ci =~ /^cpu MHz\s*:\s*([\d.]+)/m;
+        my $max = _slurp('/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq');
+        $c{cpu_mhz} = defined $max ? sprintf('%.0f', $max / 1000) : defined $mhz ? sprintf('%.0f', $mhz) : undef;
+        my ($mem) = (_slurp('/proc/meminfo') // '') =~ /^MemTotal:\s*(\d+) kB/m;
+        $c{memory_bytes} = $mem * 1024 if $mem;
+    } else {
+        $c{cpu_model} = sysctl_read('machdep.cpu.brand_string', 'hw.model');
+        $c{cpus} = sysctl_read('hw.ncpuonline', 'hw.ncpu');
+        my $f = sysctl_read('hw.clockrate', 'hw.cpuspeed', 'machdep.cpu.frequency.target');
+        if (!defined $f) {
+            my $hz = sysctl_read('hw.cpufrequency', 'machdep.tsc_freq');
+            $f = sprintf('%.0f', $hz / 1e6) if defined $hz && $hz =~ /^\d+$/;
+        }
+        $c{cpu_mhz} = $f;
+        $c{memory_bytes} = sysctl_read('hw.memsize', 'hw.physmem64', 'hw.physmem');
+    }
+    return %c;
+}
+
+sub _libc {
+    my $g = _cmd('getconf', 'GNU_LIBC_VERSION');
+    return split / /, $g, 2 if defined $g && $g =~ /^glibc /;
+    if ($^O eq 'linux') {
+        # musl's ldd prints its version on stderr and exits 1
+        my $m = `ldd --version 2>&1`;
+        return ('musl', $1) if defined $m && $m =~ /musl.*?Version\s+(\S+)/s;
+        return ('unknown', 'unknown');
+    }
+    if ($^O eq 'freebsd') {
+        return ('FreeBSD libc', _cmd('freebsd-version', '-u') // (uname())[2]);
+    }
+    if ($^O eq 'darwin') {
+        my $v = _cmd('sw_vers', '-productVersion') // 'unknown';
+        return ('libSystem (macOS)', $v);
+    }
+    if ($^O eq 'openbsd' || $^O eq 'netbsd') {
+        my @libs = sort { $b cmp $a } glob('/usr/lib/libc.so.*');
+        my ($v) = @libs ? $libs[0] =~ /libc\.so\.(.+)$/ : ('unknown');
+        return ("$^O libc", $v);
+    }
+    return ('unknown', 'unknown');
+}
+
+sub _compiler {
+    my ($cc) = @_;
+    $cc //= $ENV{CC} // 'cc';
+    my $v = _cmd($cc, '--version') // _cmd($cc, '-v') // 'unknown';
+    my ($first) = split /\n/, $v;
+    return ($cc, $first);
+}
+
+# The BSDs and macOS have no kernel command line: the kernel booted and the
+# boot flags where the OS tells them.
+sub _boot_info {
+    my @b;
+    for my $s (qw(kern.bootfile kern.osversion kern.boothowto)) {
+        my $v = sysctl_read($s);
+        push @b, "$s=$v" if defined $v && length $v;
+    }
+    return @b ? '(no command line) ' . join('; ', @b) : undef;
+}
+
+sub _mitigations {
+    if ($^O eq 'linux') {
+        my $d = '/sys/devices/system/cpu/vulnerabilities';
+        opendir my $dh, $d or return 'unknown';
+        my @m;
+        for my $f (sort grep { !/^\./ } readdir $dh) {
+            my $v = _slurp("$d/$f") // next;
+            push @m, "$f: $v";
+        }
+        return @m ? join('; ', @m) : 'unknown';
+    }
+    my @m;
+    for my $s (qw(vm.pmap.pti hw.ibrs_active hw.mds_disable_state hw.spec_store_bypass_disable_active
+                  machdep.spectre_v2.method machdep.meltdown_mitigation)) {
+        my $v = sysctl_read($s);
+        push @m, "$s=$v" if defined $v;
+    }
+    return @m ? join('; ', @m) : 'unknown';
+}
+
+sub _aslr {
+    if ($^O eq 'linux') {
+        my $v = sysctl_read('kernel.randomize_va_space') // return 'unknown';
+        my %m = (0 => 'off', 1 => 'on (conservative)', 2 => 'on (full)');
+        return "kernel.randomize_va_space=$v: " . ($m{$v} // '?');
+    }
+    return 'on (always, OpenBSD)' if $^O eq 'openbsd';
+    return 'on (always, macOS)' if $^O eq 'darwin';
+    for my $s (qw(kern.elf64.aslr.enable security.pax.aslr.enabled)) {
+        my $v = sysctl_read($s);
+        return "$s=$v" if defined $v;
+    }
+    return 'unknown';
+}
+
+sub _revision {
+    my ($root) = @_;
+    my $rev = _cmd('git', '-C', $root, 'rev-parse', 'HEAD') // return 'unknown (not a git checkout)';
+    my $st = _cmd('git', '-C', $root, 'status', '--porcelain', '--untracked-files=no');
+    $rev .= '-dirty' if defined $st && length $st;
+    return $rev;
+}
+
+# Probes that also tell the limits in force, named per OS.
+our %LIMIT_SYSCTLS = (
+    pid_max       => [qw(kernel.pid_max kern.maxproc kern.pid_max)],
+    max_map_count => [qw(vm.max_map_count vm.max_map_entries)],
+    somaxconn     => [qw(net.core.somaxconn kern.ipc.somaxconn kern.somaxconn)],
+    file_max      => [qw(fs.file-max kern.maxfiles)],
+    files_per_proc_max => [qw(fs.nr_open kern.maxfilesperproc)],
+);
+
+sub _port_range {
+    return sysctl_read('net.ipv4.ip_local_port_range') if $^O eq 'linux';
+    for my $p ([qw(net.inet.ip.portrange.first net.inet.ip.portrange.last)],
+               [qw(net.inet.ip.porthifirst net.inet.ip.porthilast)],
+               [qw(net.inet.ip.anonportmin net.inet.ip.anonportmax)]) {
+        my ($a, $b) = map { sysctl_read($_) } @$p;
+        return "$a $b" if defined $a && defined $b;
+    }
+    return undef;
+}
+
+sub _virt {
+    if ($^O eq 'linux') {
+        my $ci = _slurp('/proc/cpuinfo') // '';
+        my $hv = $ci =~ /^flags\s*:.*\bhypervisor\b/m;
+        my $vendor = join ' ', grep { defined && length } map { _slurp("/sys/class/dmi/id/$_") } qw(sys_vendor product_name);
+        return $hv ? 'yes' . (length $vendor ? " ($vendor)" : '') : 'no';
+    }
+    my $v = sysctl_read('kern.vm_guest', 'machdep.hypervisor', 'kern.hv_vmm_present');
+    return defined $v ? $v : 'unknown';
+}
+
+# collect(root => DIR, tag => TAG, cc => CC, extra => {..}) -> [ [key, value], ... ]
+sub collect {
+    my (%o) = @_;
+    my ($sys, $node, $rel, $ver, $mach) = uname();
+    my %cpu = _cpu();
+    my ($libc, $libc_ver) = _libc();
+    my ($cc, $ccv) = _compiler($o{cc});
+    my @nofile = rlimit('nofile');
+    my @nproc = rlimit('nproc');
+    my @r = (
+        [ tag => $o{tag} ],
+        [ os => $sys ], [ release => $rel ], [ version => $ver ],
+        [ host => $node ], [ machine => $mach ],
+        [ uname => join(' ', $sys, $node, $rel, $ver, $mach) ],
+        [ cpu_model => $cpu{cpu_model} ], [ cpus => $cpu{cpus} ], [ cpu_mhz => $cpu{cpu_mhz} ],
+        [ memory_bytes => $cpu{memory_bytes} ],
+        [ libc => $libc ], [ libc_version => $libc_ver ],
+        [ compiler => $cc ], [ compiler_version => $ccv ],
+        [ kernel_cmdline => $^O eq 'linux' ? _slurp('/proc/cmdline') : _boot_info() ],
+        [ mitigations => _mitigations() ],
+        [ clocksource => $^O eq 'linux'
+              ? _slurp('/sys/devices/system/clocksource/clocksource0/current_clocksource')
+              : sysctl_read('kern.timecounter.hardware') ],
+        [ rlimit_nofile => @nofile ? "soft $nofile[0], hard $nofile[1]" : undef ],
+        [ rlimit_nproc => @nproc ? "soft $nproc[0], hard $nproc[1]" : undef ],
+        (map { [ $_ => sysctl_read(@{ $LIMIT_SYSCTLS{$_} }) ] }
+            qw(pid_max max_map_count somaxconn file_max files_per_proc_max)),
+        [ port_range => _port_range() ],
+        [ aslr => _aslr() ],
+        [ virtualized => _virt() ],
+        [ perl => sprintf('%vd', $^V) ],
+        [ revision => _revision($o{root}) ],
+        [ date => strftime('%Y-%m-%dT%H:%M:%SZ', gmtime) ],
+    );
+    push @r, map { [ $_ => $o{extra}{$_} ] } sort keys %{ $o{extra} // {} };
+    $_->[1] //= 'unknown' for @r;
+    return \@r;
+}
+
+# write_record(DIR, $record, vm => {...}): DIR/system.txt and DIR/system.json,
+# each written to a temporary file and renamed into place.
+sub write_record {
+    my ($dir, $rec, %o) = @_;
+    my $txt = '';
+    $txt .= sprintf("%-18s %s\n", "$_->[0]:", $_->[1]) for @$rec;
+    my %h = map { $_->[0] => $_->[1] } @$rec;
+    for my $k (qw(cpus memory_bytes)) {
+        $h{$k} += 0 if $h{$k} =~ /^\d+$/;
+    }
+    if ($o{vm}) {
+        $h{vm} = $o{vm};
+        $txt .= sprintf("%-18s %s\n", "vm_$_:", $o{vm}{$_}) for sort keys %{ $o{vm} };
+    }
+    my $json = JSON::PP->new->canonical->pretty->encode(\%h);
+    for my $f ([ 'system.txt', $txt ], [ 'system.json', $json ]) {
+        my $tmp = "$dir/.$f->[0].tmp.$$";
+        open my $fh, '>', $tmp or die "cannot write $tmp: $!\n";
+        print $fh $f->[1];
+        close $fh or die "cannot write $tmp: $!\n";
+        rename $tmp, "$dir/$f->[0]" or die "cannot rename $tmp: $!\n";
+    }
+}
+
+1;

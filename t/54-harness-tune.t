@@ -1,0 +1,94 @@
+#!/usr/bin/perl
+# harness/run --tune raises the sysctls the study needed, records each old
+# value and restores it at the end and on interruption; without --tune it
+# only warns about limits that will cut a benchmark short. Runs against a
+# copy of /proc/sys (SCALEBENCH_PROC_SYS), so the machine is not touched.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SBTest;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Test::More;
+
+$^O eq 'linux' or plan skip_all => 'the /proc/sys stand-in is Linux only';
+$> == 0 or plan skip_all => '--tune needs root';
+my $harness = ROOT() . '/harness/run';
+my $fake = ROOT() . '/t/data/fakebench';
+
+my $tmp = tempdir('sbtune-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my %low = ('kernel/pid_max' => '1000', 'vm/max_map_count' => '100', 'net/core/somaxconn' => '128',
+           'fs/file-max' => '5000', 'net/ipv4/ip_local_port_range' => "40000\t41000");
+my %want = ('kernel/pid_max' => '4194304', 'vm/max_map_count' => '262144', 'net/core/somaxconn' => '65535',
+            'fs/file-max' => '1048576', 'net/ipv4/ip_local_port_range' => '1024 65535');
+sub slurp { open my $f, '<', $_[0] or return ''; local $/; my $t = scalar <$f>; $t =~ s/\s+\z// if defined $t; return $t // '' }
+sub setup {
+    for my $k (keys %low) {
+        my ($d) = "$tmp/sys/$k" =~ m{^(.*)/};
+        make_path($d);
+        open my $f, '>', "$tmp/sys/$k" or die;
+        print $f "$low{$k}\n";
+        close $f;
+    }
+}
+sub values_now { return { map { ($_ => slurp("$tmp/sys/$_") =~ s/\s+/ /gr) } keys %low } }
+my %low_read = map { my $v = $low{$_}; $v =~ s/\s+/ /g; ($_ => $v) } keys %low;
+
+my $suitefile = "$tmp/suite.pl";
+open my $fh, '>', $suitefile or die;
+print $fh "( { id => 'fake-slow', program => '$fake', args => ['-c', 6, 'slow'], main_column => 'x_ns' } )\n";
+close $fh;
+my @common = ('--quick', '--no-build', '--results', "$tmp/res", '--suite-file', $suitefile, '--runs', 1);
+local $ENV{SCALEBENCH_PROC_SYS} = "$tmp/sys";
+
+# without --tune: warnings only, nothing changed
+setup();
+my $r = run([ $harness, @common, '--tag', 'plain' ], timeout => 60);
+is($r->{exit}, 0, 'without --tune: runs') or diag $r->{out}, $r->{err};
+like($r->{out}, qr/^limit: pid_max\/maxproc 1000 /m, 'it warns that pid_max is low');
+like($r->{out}, qr/^limit: ephemeral port range 40000 41000 /m, 'and that the port range is narrow');
+like($r->{out}, qr/^limit: vm\.max_map_count 100 < /m, 'and that max_map_count is low');
+is_deeply(values_now(), \%low_read, 'and changes nothing');
+
+# --tune, to the end
+setup();
+$r = run([ $harness, @common, '--tag', 'tuned', '--tune' ], timeout => 60);
+is($r->{exit}, 0, '--tune: runs') or diag $r->{out}, $r->{err};
+like($r->{out}, qr/^--tune: kernel\.pid_max = 4194304 \(was 1000; restored at the end\)$/m, '--tune raises pid_max and says so');
+like($r->{out}, qr/^--tune: net\.ipv4\.ip_local_port_range = 1024 65535 \(was 40000 41000/m, 'and widens the port range');
+unlike($r->{out}, qr/^limit: /m, 'after tuning no limit is reported');
+like($r->{out}, qr/^restored kernel\.pid_max = 1000$/m, 'at the end each old value is restored');
+is_deeply(values_now(), \%low_read, 'every sysctl has its old value again');
+like(slurp("$tmp/res/tuned/log"), qr/--tune: vm\.max_map_count = 262144 \(was 100\)/, 'the log records old and new values');
+
+# --tune, interrupted while a benchmark runs
+setup();
+open my $h, '>', "$tmp/hold" or die;
+close $h;
+local $ENV{FAKEBENCH_HOLD} = "$tmp/hold";
+my $pid = fork // die;
+if ($pid == 0) {
+    setpgrp(0, 0);
+    open STDOUT, '>', "$tmp/out" or die;
+    open STDERR, '>&', \*STDOUT or die;
+    exec $harness, @common, '--tag', 'int', '--tune';
+    die;
+}
+my $end = time + 60;
+sleep 0.05 until slurp("$tmp/res/int/log") =~ /fake-slow run 1: started/ || time > $end;
+is_deeply(values_now(), \%want, 'while it runs the sysctls are raised');
+kill 'INT', $pid;
+my $st;
+$end = time + 30;
+until (waitpid($pid, WNOHANG) == $pid) { sleep 0.05; if (time > $end) { kill 'KILL', -$pid; waitpid($pid, 0); last } }
+$st = $?;
+is($st & 127, 2, 'SIGINT ends the harness');
+is_deeply(values_now(), \%low_read, 'and every sysctl has its old value again');
+like(slurp("$tmp/out"), qr/^restored fs\.file-max = 5000$/m, 'it says so');
+my ($pg) = slurp("$tmp/res/int/log") =~ /process group (\d+)/;
+ok(defined $pg && !group_alive($pg), 'nothing of the benchmark is left');
+
+done_testing;
