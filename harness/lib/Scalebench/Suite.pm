@@ -124,7 +124,7 @@ sub suite {
     # open() of the lowest free descriptor and O_APPEND writes with n open.
     push @s, { id => 'fdbench', program => 'fdbench',
         args => [], quick_args => [ '-c', 500 ], needs => [], timeout => 600,
-        title => 'descriptor allocation and append latency with n files open',
+        title => 'open() of the lowest free descriptor (a hole at n) and with no hole, n open',
         main_column => 'reopen_ns', columns => 'n reopen_ns append_ns' };
 
     # Thundering herd: how many of W waiters wake for one connection.
@@ -141,8 +141,8 @@ sub suite {
     push @s, { id => 'mallocbench', program => 'mallocbench',
         args => [], quick_args => [ '-t', 2, '-n', 10000 ], needs => [], timeout => 600,
         title => 'malloc()+free() time per operation with T threads or processes',
-        main_column => 'ns_per_op_threads',
-        columns => 'n ns_per_op_threads ns_per_op_processes' };
+        main_column => 'threads_ns',
+        columns => 'n threads_ns processes_ns' };
 
     return @s;
 }
