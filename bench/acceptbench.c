@@ -38,8 +38,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error(bench, "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand(bench, argc, argv, NULL);
 
 	struct sb *r = sb_init(bench, "n accept_ns", argc, argv);
 	sb_meta(r, "count", "%lld", count);

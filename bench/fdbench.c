@@ -33,8 +33,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error("fdbench", "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand("fdbench", argc, argv, NULL);
 
 	struct sb *r = sb_init("fdbench", "n reopen_ns append_ns", argc, argv);
 	sb_meta(r, "count", "%lld", count);

@@ -134,8 +134,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error(BENCH, "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand(BENCH, argc, argv, NULL);
 	if (child_of)
 		child_execd(child_of);
 	int m = strcmp(mode, "fork") == 0 ? 0 : strcmp(mode, "vfork") == 0 ? 1 : strcmp(mode, "spawn") == 0 ? 2 : -1;

@@ -273,8 +273,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error("herdbench", "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand("herdbench", argc, argv, NULL);
 #if !defined(HAVE_EPOLL) || !defined(EPOLLEXCLUSIVE)
 	if (mode == M_EPOLL_EXCL)
 		sb_usage_error("herdbench", "-m: epoll-exclusive is not available on this OS");

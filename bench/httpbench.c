@@ -231,13 +231,9 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind == argc)
-		sb_usage_error(bench, "no URL given (try -h)");
-	if (optind != argc - 1)
-		sb_usage_error(bench, "unexpected argument '%s' (try -h)", argv[argc - 1]);
+	const char *url = sb_operand(bench, argc, argv, "URL");
 
 	/* http://host[:port][/path] */
-	const char *url = argv[optind];
 	if (strncmp(url, "http://", 7) != 0)
 		sb_usage_error(bench, "'%s' is not an http:// URL", url);
 	const char *auth = url + 7, *slash = strchr(auth, '/');

@@ -853,8 +853,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return 0;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error("httpd", "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand("httpd", argc, argv, NULL);
 
 	struct addrinfo hints, *ai;
 	memset(&hints, 0, sizeof hints);

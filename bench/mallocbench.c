@@ -113,8 +113,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error("mallocbench", "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand("mallocbench", argc, argv, NULL);
 
 	struct sb *r = sb_init("mallocbench", "n threads_ns processes_ns", argc, argv);
 	sb_meta(r, "count", "%lld", maxt);

@@ -34,11 +34,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind == argc)
-		sb_usage_error(me, "no DIR given (try -h)");
-	if (optind + 1 != argc)
-		sb_usage_error(me, "unexpected argument '%s' (try -h)", argv[optind + 1]);
-	const char *dir = argv[optind];
+	const char *dir = sb_operand(me, argc, argv, "DIR");
 	long long files = sb_tree_files(dir);
 	if (files < 0 && errno == ENOENT)
 		sb_usage_error(me, "%s: no complete tree (no %s/%s): make it with mktestdata %s", dir, dir,

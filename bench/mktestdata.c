@@ -149,11 +149,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind == argc)
-		sb_usage_error(me, "no DIR given (try -h)");
-	if (optind + 1 != argc)
-		sb_usage_error(me, "unexpected argument '%s' (try -h)", argv[optind + 1]);
-	top = argv[optind];
+	top = sb_operand(me, argc, argv, "DIR");
 	sb_die_with_parent(SIGTERM);   /* where the OS can: no orphan goes on writing */
 
 	if (mkdir(top, 0755) != 0 && errno != EEXIST)

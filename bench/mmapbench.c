@@ -37,11 +37,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind == argc)
-		sb_usage_error(me, "no FILE given (try -h)");
-	if (optind + 1 != argc)
-		sb_usage_error(me, "unexpected argument '%s' (try -h)", argv[optind + 1]);
-	const char *path = argv[optind];
+	const char *path = sb_operand(me, argc, argv, "FILE");
 	long long ps = sysconf(_SC_PAGESIZE);
 
 	/* FILE is used as it is when it exists, else created with size bytes.

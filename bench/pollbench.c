@@ -443,8 +443,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error("pollbench", "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand("pollbench", argc, argv, NULL);
 
 	/* io_uring may be compiled in but refused at run time (seccomp,
 	 * kernel.io_uring_disabled, an old kernel): probe it first. */

@@ -819,6 +819,16 @@ int sb_getopt(const char *bench, int argc, char **argv, const char *opts)
 	return c;
 }
 
+const char *sb_operand(const char *bench, int argc, char **argv, const char *name)
+{
+	int want = name ? 1 : 0;
+	if (argc - optind < want)
+		sb_usage_error(bench, "no %s given (try -h)", name);
+	if (argc - optind > want)
+		sb_usage_error(bench, "unexpected argument '%s' (try -h)", argv[optind + want]);
+	return want ? argv[optind] : NULL;
+}
+
 long long sb_number(const char *bench, char opt, const char *s, long long min, long long max)
 {
 	char *end;

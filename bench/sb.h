@@ -204,6 +204,11 @@ long long sb_number(const char *bench, char opt, const char *s, long long min, l
  * "bench: unknown option -x (try -h)" and SB_EXIT_USAGE; never returns '?'. */
 int sb_getopt(const char *bench, int argc, char **argv, const char *opts);
 
+/* The operands left after sb_getopt(): with name NULL there must be none,
+ * else exactly one, which is returned. Anything else is a one-line usage
+ * error ("bench: no DIR given (try -h)", "unexpected argument 'x' ..."). */
+const char *sb_operand(const char *bench, int argc, char **argv, const char *name);
+
 /* Prints "bench: message" as one line to stderr, exits SB_EXIT_USAGE. */
 void sb_usage_error(const char *bench, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));

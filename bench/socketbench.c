@@ -31,8 +31,7 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
 		}
 	}
-	if (optind != argc)
-		sb_usage_error("socketbench", "unexpected argument '%s' (try -h)", argv[optind]);
+	sb_operand("socketbench", argc, argv, NULL);
 
 	struct sb *r = sb_init("socketbench", "n socket_ns bind_ns", argc, argv);
 	sb_meta(r, "count", "%lld", count);
