@@ -1,0 +1,200 @@
+package Scalebench::Complexity;
+# How does latency grow with n? A robust growth verdict for one series of
+# (n, latency) points: O(1), O(log n), O(n), worse, or inconclusive.
+# The method is described in docs/complexity.md. Core perl only.
+#
+#   use Scalebench::Complexity qw(verdict median);
+#   my $v = verdict(\@n, \@y);
+#   # $v->{class}    'O(1)', 'O(log n)', 'O(n^0.5)', 'O(n)', 'O(n^2)', ...
+#   #                or 'inconclusive'
+#   # $v->{exponent} b, [$v->{b_lo}, $v->{b_hi}]: its 95% interval
+#   # $v->{growth}   fitted latency at the largest n / at the smallest n,
+#   #                [$v->{growth_lo}, $v->{growth_hi}]: its 95% interval
+#   # $v->{median}   median latency of all points, $v->{points}, $v->{buckets}
+#   # $v->{reason}   one line saying why (always set)
+#   # $v->{curve}    [[n, fitted latency], ...] over the buckets
+use strict;
+use warnings;
+use Exporter 'import';
+our @EXPORT_OK = qw(verdict median bucket_medians fit_power);
+
+# Tunables (documented in docs/complexity.md).
+our $PER_DECADE  = 8;      # log-spaced buckets of x = n + 1 per decade
+our $MIN_BUCKETS = 5;      # fewer buckets than this: inconclusive
+our $MIN_SPAN    = 8;      # x_max / x_min must reach this: inconclusive
+our $FLAT        = 1.25;   # growth below this over the range: O(1)
+our $RESAMPLES   = 200;    # bootstrap resamples of the buckets
+our $MAX_B       = 3;      # exponents searched: 0 .. $MAX_B
+our $WIDE        = 0.75;   # exponent interval wider than this: inconclusive
+
+sub median {
+    my @s = sort { $a <=> $b } @_;
+    return undef unless @s;
+    my $m = int(@s / 2);
+    return @s % 2 ? $s[$m] : ($s[ $m - 1 ] + $s[$m]) / 2;
+}
+
+# bucket_medians(\@n, \@y) -> [[x_median, y_median, count], ...]
+# x = n + 1. Buckets are log-spaced in x, $PER_DECADE per decade; a bucket
+# with fewer than max(5, points/200) points is merged into the next one, so
+# that the few cold first operations at small n cannot steer the result.
+sub bucket_medians {
+    my ($n, $y) = @_;
+    my @p = sort { $a->[0] <=> $b->[0] }
+            map { [ $n->[$_] + 1, $y->[$_] ] }
+            grep { defined $y->[$_] && $y->[$_] > 0 } 0 .. $#$n;
+    return [] unless @p;
+    my $min = @p / 200 > 5 ? @p / 200 : 5;
+    my (@groups, $edge);
+    for my $pt (@p) {
+        my $k = int(log($pt->[0]) / log(10) * $PER_DECADE + 1e-9);
+        push @groups, [] if !@groups || ($k != $edge && @{ $groups[-1] } >= $min);
+        $edge = $k;
+        push @{ $groups[-1] }, $pt;
+    }
+    if (@groups > 1 && @{ $groups[-1] } < $min) {    # too small a tail
+        my $tail = pop @groups;
+        push @{ $groups[-1] }, @$tail;
+    }
+    my @b = map { [ median(map { $_->[0] } @$_), median(map { $_->[1] } @$_), scalar @$_ ] } @groups;
+    return \@b;
+}
+
+# f_b(x) = (x^b - 1)/b, and ln x at b = 0 (the Box-Cox family: b = 0 is
+# logarithmic growth, b = 1 linear, b = 2 quadratic).
+sub _f {
+    my ($x, $b) = @_;
+    return $b == 0 ? log($x) : ($x**$b - 1) / $b;
+}
+
+# Weighted least squares of y = a + c f_b(x), a >= 0, c >= 0, with relative
+# weights 1/y^2. Returns (a, c, ssr).
+sub _fit_b {
+    my ($pts, $b) = @_;
+    my ($sw, $sf, $sy, $sff, $sfy) = (0) x 5;
+    my @f = map { _f($_->[0], $b) } @$pts;
+    for my $i (0 .. $#$pts) {
+        my ($f, $y) = ($f[$i], $pts->[$i][1]);
+        my $w = 1 / ($y * $y);
+        $sw += $w; $sf += $w * $f; $sy += $w * $y; $sff += $w * $f * $f; $sfy += $w * $f * $y;
+    }
+    my $det = $sw * $sff - $sf * $sf;
+    my ($a, $c);
+    if ($det > 1e-300 * ($sw * $sff || 1)) {
+        $c = ($sw * $sfy - $sf * $sy) / $det;
+        $a = ($sy - $c * $sf) / $sw;
+    }
+    if (!defined $c || $c < 0) {
+        ($a, $c) = ($sy / $sw, 0);
+    } elsif ($a < 0) {
+        ($a, $c) = (0, $sff > 0 ? $sfy / $sff : 0);
+    }
+    my $ssr = 0;
+    for my $i (0 .. $#$pts) {
+        my $r = ($pts->[$i][1] - $a - $c * $f[$i]) / $pts->[$i][1];
+        $ssr += $r * $r;
+    }
+    return ($a, $c, $ssr);
+}
+
+# fit_power($buckets) -> { b, a, c, ssr }: the exponent b in 0..$MAX_B whose
+# fit has the smallest relative residual (grid 0.1, then refined to 0.01).
+sub fit_power {
+    my ($pts) = @_;
+    my $best;
+    my $try = sub {
+        my ($b) = @_;
+        return if $b < 0 || $b > $MAX_B + 1e-9;
+        my ($a, $c, $ssr) = _fit_b($pts, $b);
+        $best = { b => $b, a => $a, c => $c, ssr => $ssr }
+            if !$best || $ssr < $best->{ssr} - 1e-15;
+    };
+    $try->($_ / 10) for 0 .. $MAX_B * 10;
+    my $b0 = $best->{b};
+    $try->(sprintf('%.2f', $b0 + $_ / 100) + 0) for -9 .. 9;
+    return $best;
+}
+
+sub _growth {
+    my ($fit, $xmin, $xmax) = @_;
+    my $lo = $fit->{a} + $fit->{c} * _f($xmin, $fit->{b});
+    my $hi = $fit->{a} + $fit->{c} * _f($xmax, $fit->{b});
+    return $lo > 0 ? $hi / $lo : ($hi > 0 ? 9**9**9 : 1);
+}
+
+sub _pct {
+    my ($sorted, $p) = @_;
+    my $i = $p * $#$sorted;
+    my $l = int $i;
+    return $sorted->[$l] if $l >= $#$sorted;
+    return $sorted->[$l] + ($i - $l) * ($sorted->[ $l + 1 ] - $sorted->[$l]);
+}
+
+sub class_of_exponent {
+    my ($b) = @_;
+    return 'O(log n)' if $b < 0.3;
+    return 'O(n)' if $b >= 0.75 && $b < 1.35;
+    my $r = sprintf('%.1f', $b);
+    $r =~ s/\.0$//;
+    return "O(n^$r)";
+}
+
+# verdict(\@n, \@y) -> hashref (see the top of this file)
+sub verdict {
+    my ($n, $y) = @_;
+    my @ys = grep { defined && $_ > 0 } @$y;
+    my %v = (points => scalar @ys, median => median(@ys), class => 'inconclusive');
+    my $bk = bucket_medians($n, $y);
+    $v{buckets} = @$bk;
+    if (@$bk < $MIN_BUCKETS) {
+        $v{reason} = sprintf('only %d n buckets (at least %d needed)', scalar @$bk, $MIN_BUCKETS);
+        return \%v;
+    }
+    my ($xmin, $xmax) = ($bk->[0][0], $bk->[-1][0]);
+    if ($xmax / $xmin < $MIN_SPAN) {
+        $v{reason} = sprintf('n spans only %g..%g (a factor %d needed)', $xmin - 1, $xmax - 1, $MIN_SPAN);
+        return \%v;
+    }
+    my $fit = fit_power($bk);
+    $v{exponent} = $fit->{b};
+    $v{growth} = _growth($fit, $xmin, $xmax);
+    $v{curve} = [ map { [ $_->[0] - 1, $fit->{a} + $fit->{c} * _f($_->[0], $fit->{b}) ] } @$bk ];
+
+    # Bootstrap: resample the buckets with replacement, refit. Seeded, so a
+    # verdict is reproducible.
+    my $seed = 1;
+    my $rand = sub { $seed = ($seed * 1103515245 + 12345) % 2147483648; $seed / 2147483648 };
+    my (@bs, @gs);
+    for (1 .. $RESAMPLES) {
+        my @s = map { $bk->[ int($rand->() * @$bk) ] } 1 .. @$bk;
+        my %ux = map { $_->[0] => 1 } @s;
+        next if keys %ux < 3;
+        my $f = fit_power(\@s);
+        push @bs, $f->{c} > 0 ? $f->{b} : undef;
+        push @gs, _growth($f, $xmin, $xmax);
+    }
+    @gs = sort { $a <=> $b } @gs;
+    @v{qw(growth_lo growth_hi)} = (_pct(\@gs, 0.025), _pct(\@gs, 0.975));
+    my @grow = sort { $a <=> $b } grep { defined } @bs;
+    @v{qw(b_lo b_hi)} = @grow ? (_pct(\@grow, 0.025), _pct(\@grow, 0.975)) : ($v{exponent}, $v{exponent});
+
+    my $span = sprintf('n = %g..%g', $xmin - 1, $xmax - 1);
+    if ($v{growth_hi} < $FLAT) {
+        $v{class} = 'O(1)';
+        $v{reason} = sprintf('latency grows by less than %.0f%% over %s (95%% interval of the growth %.2f..%.2f)',
+                             ($FLAT - 1) * 100, $span, $v{growth_lo}, $v{growth_hi});
+    } elsif ($v{growth_lo} < $FLAT) {
+        $v{reason} = sprintf('growth over %s is %.2f, 95%% interval %.2f..%.2f straddles the O(1) bound %.2f',
+                             $span, $v{growth}, $v{growth_lo}, $v{growth_hi}, $FLAT);
+    } elsif ($v{b_hi} - $v{b_lo} > $WIDE) {
+        $v{reason} = sprintf('latency grows %.2fx over %s, but its exponent is only known within %.2f..%.2f',
+                             $v{growth}, $span, $v{b_lo}, $v{b_hi});
+    } else {
+        $v{class} = class_of_exponent($v{exponent});
+        $v{reason} = sprintf('latency grows %.2fx over %s; exponent %.2f (95%% interval %.2f..%.2f)',
+                             $v{growth}, $span, $v{exponent}, $v{b_lo}, $v{b_hi});
+    }
+    return \%v;
+}
+
+1;
