@@ -25,7 +25,8 @@ our $MIN_SPAN    = 8;      # x_max / x_min must reach this: inconclusive
 our $FLAT        = 1.25;   # growth below this over the range: O(1)
 our $RESAMPLES   = 200;    # bootstrap resamples of the buckets
 our $MAX_B       = 3;      # exponents searched: 0 .. $MAX_B
-our $WIDE        = 0.75;   # exponent interval wider than this: inconclusive
+our $WIDE        = 0.75;   # exponent interval wider than this, and spanning
+                           # two named classes: inconclusive
 
 sub median {
     my @s = sort { $a <=> $b } @_;
@@ -130,13 +131,21 @@ sub _pct {
     return $sorted->[$l] + ($i - $l) * ($sorted->[ $l + 1 ] - $sorted->[$l]);
 }
 
+# The exponent regions that have a name: logarithmic, sublinear, linear,
+# worse than linear.
+sub _region {
+    my ($b) = @_;
+    return $b < 0.3 ? 0 : $b < 0.75 ? 1 : $b < 1.35 ? 2 : 3;
+}
+
 sub class_of_exponent {
     my ($b) = @_;
     return 'O(log n)' if $b < 0.3;
     return 'O(n)' if $b >= 0.75 && $b < 1.35;
-    my $r = sprintf('%.1f', $b);
-    $r =~ s/\.0$//;
-    return "O(n^$r)";
+    return 'O(n^0.5)' if $b < 0.75;
+    return 'O(n^1.5)' if $b < 1.75;
+    return 'O(n^2)' if $b < 2.5;
+    return 'O(n^3)';
 }
 
 # verdict(\@n, \@y) -> hashref (see the top of this file)
@@ -186,7 +195,7 @@ sub verdict {
     } elsif ($v{growth_lo} < $FLAT) {
         $v{reason} = sprintf('growth over %s is %.2f, 95%% interval %.2f..%.2f straddles the O(1) bound %.2f',
                              $span, $v{growth}, $v{growth_lo}, $v{growth_hi}, $FLAT);
-    } elsif ($v{b_hi} - $v{b_lo} > $WIDE) {
+    } elsif ($v{b_hi} - $v{b_lo} > $WIDE && _region($v{b_lo}) != _region($v{b_hi})) {
         $v{reason} = sprintf('latency grows %.2fx over %s, but its exponent is only known within %.2f..%.2f',
                              $v{growth}, $span, $v{b_lo}, $v{b_hi});
     } else {
