@@ -5,6 +5,8 @@
 #   make CC=clang check  the same with clang
 #   make SANITIZE=1 check  tests with -fsanitize=address,undefined
 #   make WERROR=1        warnings are errors (CI builds this way)
+#   make site            render the graphs and web page from results/
+#                        (RESULTS=dir for another tree) into results/site/
 #   make install PREFIX=/usr/local
 #   make clean
 #
@@ -30,7 +32,7 @@ BENCH_SRC = $(filter-out $(LIB_SRC),$(wildcard bench/*.c))
 BENCHES  = $(BENCH_SRC:.c=)
 UNIT     = t/c/sb_unit
 
-.PHONY: all check unit clean install
+.PHONY: all check unit clean install site
 all: $(BENCHES)
 
 # Each program depends on the flags it was built with, so that switching
@@ -51,6 +53,12 @@ unit: $(UNIT)
 
 check: all $(UNIT)
 	prove t/
+
+# The web page: every tag under $(RESULTS), one comparison graph per
+# benchmark (gnuplot), growth verdicts, index.html. Needs perl and gnuplot.
+RESULTS ?= results
+site:
+	plot/render --results '$(RESULTS)'
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
