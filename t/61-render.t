@@ -108,8 +108,13 @@ for my $t (sort keys %$expect) {
     make_path("$one/solo");
     copy($_, "$one/solo/") or die for glob "$dir/linux-6.1-alpha/{socketbench,forkbench}.*.dat";
     write_system("$one/solo", tag => 'solo', os => 'Linux', release => '6.1', host => 'solo');
+    open my $bad, '>', "$one/solo/mmapbench.1.dat" or die;
+    print $bad "# scalebench: 1\n# bench: mmapbench\n0 12 1";    # cut short
+    close $bad;
     my $r1 = run([ $^X, $render, '--results', $one, '--quiet' ], timeout => 300);
     is($r1->{exit}, 0, 'one tag: render exits 0') or diag($r1->{err});
+    like($r1->{err}, qr/mmapbench\.1\.dat: /, 'an invalid result file is reported');
+    ok(!-e "$one/site/mmap.svg", '... and not drawn');
     ok(-s "$one/site/socket.svg" && -s "$one/site/fork.png", 'one tag: graphs drawn');
     ok(!-e "$one/site/socket-zoom.svg", 'one tag: no zoomed version');
     ok(!-e "$one/site/mmap.svg", 'one tag: no graph for a benchmark nobody ran');
