@@ -119,6 +119,23 @@ for my $t (sort keys %$expect) {
     ok(!-e "$one/site/socket-zoom.svg", 'one tag: no zoomed version');
     ok(!-e "$one/site/mmap.svg", 'one tag: no graph for a benchmark nobody ran');
 
+    # ten tags: ten colours, ten legend entries, ten columns in the summary
+    my $ten = tempdir('sb-render10-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    for my $i (1 .. 10) {
+        my $t = sprintf 'os%02d-1.0-h', $i;
+        write_system("$ten/$t", tag => $t, os => "OS$i", release => '1.0', host => "h$i");
+        SBFixtures::write_result("$ten/$t/socketbench.1.dat", bench => 'socketbench', os => "OS$i", release => '1.0',
+            columns => [qw(n socket_ns bind_ns)],
+            rows => [ map { [ $_->[0], $_->[1] * $i, $_->[1] ] } @{ SBFixtures::series('constant', 300, seed => $i) } ]);
+    }
+    my $r10 = run([ $^X, $render, '--results', $ten, '--quiet' ], timeout => 300);
+    is($r10->{exit}, 0, 'ten tags: render exits 0') or diag($r10->{err});
+    my $svg10 = slurp("$ten/site/socket.svg");
+    my @legend = $svg10 =~ />(OS[0-9]+ 1\.0 h[0-9]+)</g;
+    is(scalar(@legend), 10, 'ten tags: ten legend entries');
+    my %colours = map { $_ => 1 } slurp("$ten/site/index.html") =~ /class="swatch" style="background:(#[0-9a-f]{6})"/g;
+    is(scalar(keys %colours), 10, 'ten tags: ten colours');
+
     my $none = tempdir('sb-render0-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $r0 = run([ $^X, $render, '--results', $none, '--quiet' ], timeout => 60);
     is($r0->{exit}, 0, 'no tags: render exits 0');
