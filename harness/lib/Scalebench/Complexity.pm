@@ -43,7 +43,7 @@ sub bucket_medians {
     my ($n, $y) = @_;
     my @p = sort { $a->[0] <=> $b->[0] }
             map { [ $n->[$_] + 1, $y->[$_] ] }
-            grep { defined $y->[$_] && $y->[$_] > 0 } 0 .. $#$n;
+            grep { defined $y->[$_] && $y->[$_] >= 0 } 0 .. $#$n;
     return [] unless @p;
     my $min = @p / 200 > 5 ? @p / 200 : 5;
     my (@groups, $edge);
@@ -69,14 +69,15 @@ sub _f {
 }
 
 # Weighted least squares of y = a + c f_b(x), a >= 0, c >= 0, with relative
-# weights 1/y^2. Returns (a, c, ssr).
+# weights 1/y^2 (y at least $floor: counts may be 0). Returns (a, c, ssr).
 sub _fit_b {
-    my ($pts, $b) = @_;
+    my ($pts, $b, $floor) = @_;
     my ($sw, $sf, $sy, $sff, $sfy) = (0) x 5;
     my @f = map { _f($_->[0], $b) } @$pts;
     for my $i (0 .. $#$pts) {
         my ($f, $y) = ($f[$i], $pts->[$i][1]);
-        my $w = 1 / ($y * $y);
+        my $d = $y > $floor ? $y : $floor;
+        my $w = 1 / ($d * $d);
         $sw += $w; $sf += $w * $f; $sy += $w * $y; $sff += $w * $f * $f; $sfy += $w * $f * $y;
     }
     my $det = $sw * $sff - $sf * $sf;
@@ -92,7 +93,8 @@ sub _fit_b {
     }
     my $ssr = 0;
     for my $i (0 .. $#$pts) {
-        my $r = ($pts->[$i][1] - $a - $c * $f[$i]) / $pts->[$i][1];
+        my $d = $pts->[$i][1] > $floor ? $pts->[$i][1] : $floor;
+        my $r = ($pts->[$i][1] - $a - $c * $f[$i]) / $d;
         $ssr += $r * $r;
     }
     return ($a, $c, $ssr);
@@ -103,10 +105,12 @@ sub _fit_b {
 sub fit_power {
     my ($pts) = @_;
     my $best;
+    my ($top) = sort { $b <=> $a } map { $_->[1] } @$pts;
+    my $floor = $top > 0 ? $top * 1e-3 : 1;
     my $try = sub {
         my ($b) = @_;
         return if $b < 0 || $b > $MAX_B + 1e-9;
-        my ($a, $c, $ssr) = _fit_b($pts, $b);
+        my ($a, $c, $ssr) = _fit_b($pts, $b, $floor);
         $best = { b => $b, a => $a, c => $c, ssr => $ssr }
             if !$best || $ssr < $best->{ssr} - 1e-15;
     };
@@ -151,7 +155,7 @@ sub class_of_exponent {
 # verdict(\@n, \@y) -> hashref (see the top of this file)
 sub verdict {
     my ($n, $y) = @_;
-    my @ys = grep { defined && $_ > 0 } @$y;
+    my @ys = grep { defined && $_ >= 0 } @$y;
     my %v = (points => scalar @ys, median => median(@ys), class => 'inconclusive');
     my $bk = bucket_medians($n, $y);
     $v{buckets} = @$bk;
