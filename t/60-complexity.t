@@ -99,6 +99,15 @@ for my $law (qw(constant linear)) {
     isnt($v->{class}, 'O(1)', "a staircase 1x/8x is not O(1) ($v->{class}: $v->{reason})");
 }
 
+# Counts may be 0: all zero is constant; one per waiter is linear.
+{
+    my @n = map { 1 + $_ % 64 } 0 .. 639;
+    my $v = verdict(\@n, [ map { 0 } @n ]);
+    is($v->{class}, 'O(1)', "a count that is always 0: O(1) ($v->{reason})");
+    $v = verdict(\@n, [ map { $_ } @n ]);
+    is($v->{class}, 'O(n)', "a count of n (every waiter woken): O(n) ($v->{reason})");
+}
+
 # Reproducible: the bootstrap is seeded.
 {
     my ($n, $y) = pooled('logarithmic', 2000, 3);
