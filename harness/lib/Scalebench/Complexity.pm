@@ -12,6 +12,7 @@ package Scalebench::Complexity;
 #   #                [$v->{growth_lo}, $v->{growth_hi}]: its 95% interval
 #   # $v->{median}   median latency of all points, $v->{points}, $v->{buckets}
 #   # $v->{reason}   one line saying why (always set)
+#   # $v->{medians}  [[n, median latency], ...]: the bucket medians
 #   # $v->{curve}    [[n, fitted latency], ...] over the buckets
 use strict;
 use warnings;
@@ -41,23 +42,37 @@ sub median {
 # that the few cold first operations at small n cannot steer the result.
 sub bucket_medians {
     my ($n, $y) = @_;
-    my @p = sort { $a->[0] <=> $b->[0] }
-            map { [ $n->[$_] + 1, $y->[$_] ] }
-            grep { defined $y->[$_] && $y->[$_] >= 0 } 0 .. $#$n;
-    return [] unless @p;
-    my $min = @p / 200 > 5 ? @p / 200 : 5;
-    my (@groups, $edge);
-    for my $pt (@p) {
-        my $k = int(log($pt->[0]) / log(10) * $PER_DECADE + 1e-9);
-        push @groups, [] if !@groups || ($k != $edge && @{ $groups[-1] } >= $min);
-        $edge = $k;
-        push @{ $groups[-1] }, $pt;
+    # Points go straight into their log bucket (no sort of all points).
+    my %by;
+    my $scale = $PER_DECADE / log(10);
+    my $total = 0;
+    for my $i (0 .. $#$n) {
+        my $v = $y->[$i];
+        next unless defined $v && $v >= 0;
+        my $x = $n->[$i] + 1;
+        push @{ $by{ int(log($x) * $scale + 1e-9) } }, $x, $v;
+        $total++;
     }
-    if (@groups > 1 && @{ $groups[-1] } < $min) {    # too small a tail
+    return [] unless $total;
+    my $min = $total / 200 > 5 ? $total / 200 : 5;
+    my @groups;
+    for my $k (sort { $a <=> $b } keys %by) {
+        push @groups, [] if !@groups || @{ $groups[-1] } / 2 >= $min;
+        push @{ $groups[-1] }, @{ $by{$k} };
+    }
+    if (@groups > 1 && @{ $groups[-1] } / 2 < $min) {    # too small a tail
         my $tail = pop @groups;
         push @{ $groups[-1] }, @$tail;
     }
-    my @b = map { [ median(map { $_->[0] } @$_), median(map { $_->[1] } @$_), scalar @$_ ] } @groups;
+    my @b;
+    for my $g (@groups) {
+        my (@xs, @ys);
+        for (my $i = 0; $i < @$g; $i += 2) {
+            push @xs, $g->[$i];
+            push @ys, $g->[ $i + 1 ];
+        }
+        push @b, [ median(@xs), median(@ys), scalar @xs ];
+    }
     return \@b;
 }
 
@@ -68,17 +83,17 @@ sub _f {
     return $b == 0 ? log($x) : ($x**$b - 1) / $b;
 }
 
-# Weighted least squares of y = a + c f_b(x), a >= 0, c >= 0, with relative
+# Weighted least squares of y = a + c f, a >= 0, c >= 0, with relative
 # weights 1/y^2 (y at least $floor: counts may be 0). Returns (a, c, ssr).
 sub _fit_b {
-    my ($pts, $b, $floor) = @_;
+    my ($f, $y, $floor) = @_;
     my ($sw, $sf, $sy, $sff, $sfy) = (0) x 5;
-    my @f = map { _f($_->[0], $b) } @$pts;
-    for my $i (0 .. $#$pts) {
-        my ($f, $y) = ($f[$i], $pts->[$i][1]);
-        my $d = $y > $floor ? $y : $floor;
-        my $w = 1 / ($d * $d);
-        $sw += $w; $sf += $w * $f; $sy += $w * $y; $sff += $w * $f * $f; $sfy += $w * $f * $y;
+    my @w;
+    for my $i (0 .. $#$y) {
+        my ($fi, $yi) = ($f->[$i], $y->[$i]);
+        my $d = $yi > $floor ? $yi : $floor;
+        my $w = $w[$i] = 1 / ($d * $d);
+        $sw += $w; $sf += $w * $fi; $sy += $w * $yi; $sff += $w * $fi * $fi; $sfy += $w * $fi * $yi;
     }
     my $det = $sw * $sff - $sf * $sf;
     my ($a, $c);
@@ -92,10 +107,9 @@ sub _fit_b {
         ($a, $c) = (0, $sff > 0 ? $sfy / $sff : 0);
     }
     my $ssr = 0;
-    for my $i (0 .. $#$pts) {
-        my $d = $pts->[$i][1] > $floor ? $pts->[$i][1] : $floor;
-        my $r = ($pts->[$i][1] - $a - $c * $f[$i]) / $d;
-        $ssr += $r * $r;
+    for my $i (0 .. $#$y) {
+        my $r = $y->[$i] - $a - $c * $f->[$i];
+        $ssr += $w[$i] * $r * $r;
     }
     return ($a, $c, $ssr);
 }
@@ -104,19 +118,30 @@ sub _fit_b {
 # fit has the smallest relative residual (grid 0.1, then refined to 0.01).
 sub fit_power {
     my ($pts) = @_;
-    my $best;
-    my ($top) = sort { $b <=> $a } map { $_->[1] } @$pts;
+    my @x = map { $_->[0] } @$pts;
+    my @y = map { $_->[1] } @$pts;
+    return _fit_power(\@x, \@y, [ 0 .. $#x ], {});
+}
+
+# The same over the points $idx (indices into @$x, @$y, repeats allowed);
+# $cache keeps f_b(x) per b across calls on the same x (the bootstrap).
+sub _fit_power {
+    my ($x, $y, $idx, $cache) = @_;
+    my @yy = @$y[@$idx];
+    my ($top) = sort { $b <=> $a } @yy;
     my $floor = $top > 0 ? $top * 1e-3 : 1;
+    my $best;
     my $try = sub {
-        my ($b) = @_;
-        return if $b < 0 || $b > $MAX_B + 1e-9;
-        my ($a, $c, $ssr) = _fit_b($pts, $b, $floor);
-        $best = { b => $b, a => $a, c => $c, ssr => $ssr }
+        my ($bx) = @_;    # exponent, in hundredths
+        return if $bx < 0 || $bx > $MAX_B * 100;
+        my $f = $cache->{$bx} //= [ map { _f($_, $bx / 100) } @$x ];
+        my ($a, $c, $ssr) = _fit_b([ @$f[@$idx] ], \@yy, $floor);
+        $best = { b => $bx / 100, a => $a, c => $c, ssr => $ssr }
             if !$best || $ssr < $best->{ssr} - 1e-15;
     };
-    $try->($_ / 10) for 0 .. $MAX_B * 10;
-    my $b0 = $best->{b};
-    $try->(sprintf('%.2f', $b0 + $_ / 100) + 0) for -9 .. 9;
+    $try->($_ * 10) for 0 .. $MAX_B * 10;
+    my $b0 = int($best->{b} * 100 + 0.5);
+    $try->($b0 + $_) for grep { $_ } -9 .. 9;
     return $best;
 }
 
@@ -159,6 +184,7 @@ sub verdict {
     my %v = (points => scalar @ys, median => median(@ys), class => 'inconclusive');
     my $bk = bucket_medians($n, $y);
     $v{buckets} = @$bk;
+    $v{medians} = [ map { [ $_->[0] - 1, $_->[1] ] } @$bk ];
     if (@$bk < $MIN_BUCKETS) {
         $v{reason} = sprintf('only %d n buckets (at least %d needed)', scalar @$bk, $MIN_BUCKETS);
         return \%v;
@@ -168,7 +194,10 @@ sub verdict {
         $v{reason} = sprintf('n spans only %g..%g (a factor %d needed)', $xmin - 1, $xmax - 1, $MIN_SPAN);
         return \%v;
     }
-    my $fit = fit_power($bk);
+    my @bx = map { $_->[0] } @$bk;
+    my @by = map { $_->[1] } @$bk;
+    my %cache;
+    my $fit = _fit_power(\@bx, \@by, [ 0 .. $#bx ], \%cache);
     $v{exponent} = $fit->{b};
     $v{growth} = _growth($fit, $xmin, $xmax);
     $v{curve} = [ map { [ $_->[0] - 1, $fit->{a} + $fit->{c} * _f($_->[0], $fit->{b}) ] } @$bk ];
@@ -179,10 +208,10 @@ sub verdict {
     my $rand = sub { $seed = ($seed * 1103515245 + 12345) % 2147483648; $seed / 2147483648 };
     my (@bs, @gs);
     for (1 .. $RESAMPLES) {
-        my @s = map { $bk->[ int($rand->() * @$bk) ] } 1 .. @$bk;
-        my %ux = map { $_->[0] => 1 } @s;
+        my @s = map { int($rand->() * @$bk) } 1 .. @$bk;
+        my %ux = map { $_ => 1 } @s;
         next if keys %ux < 3;
-        my $f = fit_power(\@s);
+        my $f = _fit_power(\@bx, \@by, \@s, \%cache);
         push @bs, $f->{c} > 0 ? $f->{b} : undef;
         push @gs, _growth($f, $xmin, $xmax);
     }
