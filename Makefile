@@ -5,6 +5,8 @@
 #   make CC=clang check  the same with clang
 #   make SANITIZE=1 check  tests with -fsanitize=address,undefined
 #   make WERROR=1        warnings are errors (CI builds this way)
+#   make site            render the graphs and web page from results/
+#                        (RESULTS=dir for another tree) into results/site/
 #   make install PREFIX=/usr/local
 #   make clean
 #   make run             install missing tools (gnuplot) where possible, build,
@@ -37,7 +39,7 @@ BENCHES  = $(BENCH_SRC:.c=) $(STATIC)
 STATIC   = bench/forkbench-static
 UNIT     = t/c/sb_unit
 
-.PHONY: all check unit clean install
+.PHONY: all check unit clean install site
 all: $(BENCHES)
 
 # Each program depends on the flags it was built with, so that switching
@@ -64,6 +66,12 @@ unit: $(UNIT)
 check: all $(UNIT)
 	prove t/
 
+# The web page: every tag under $(RESULTS), one comparison graph per
+# benchmark (gnuplot), growth verdicts, index.html. Needs perl and gnuplot.
+RESULTS ?= results
+site:
+	plot/render --results '$(RESULTS)'
+
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
 	for b in $(BENCHES); do cp $$b $(DESTDIR)$(PREFIX)/bin/ || exit 1; done
@@ -73,20 +81,15 @@ clean:
 
 # make run / make quick: a benchmark that failed does not stop the make
 # (the harness's summary names it); the site is rendered from whatever was
-# measured, when the Makefile has a site target.
+# measured.
 RUN_ARGS ?=
-RESULTS ?= results
-.PHONY: run quick render-site
+.PHONY: run quick
 run: all
 	@scripts/install-tools
 	-harness/run --results '$(RESULTS)' $(RUN_ARGS)
-	@$(MAKE) --no-print-directory render-site
+	@$(MAKE) --no-print-directory site RESULTS='$(RESULTS)'
 
 quick: all
 	@scripts/install-tools
 	-harness/run --quick --results '$(RESULTS)' $(RUN_ARGS)
-	@$(MAKE) --no-print-directory render-site
-
-render-site:
-	@if grep -q '^site:' Makefile; then $(MAKE) --no-print-directory site RESULTS='$(RESULTS)'; \
-	 else echo "make: no 'site' target yet (the plot renderer is not merged): the web page is not rendered"; fi
+	@$(MAKE) --no-print-directory site RESULTS='$(RESULTS)'

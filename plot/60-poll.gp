@@ -1,0 +1,7 @@
+# graph: poll
+# title: wait for one ready descriptor among n
+# stems: pollbench pollbench-*
+# columns: *_ns
+# doc: docs/bench/pollbench.md
+set xlabel "n = descriptors watched"
+set ylabel "latency [ns]"
