@@ -24,7 +24,7 @@ static const char usage[] =
 	"accept_ns runs from the client's connect() to the server's accept() returning it\n"
 	"(both ends in this one process).\n";
 
-enum { TIMEOUT_MS = 10000, PER_SOURCE = 10000 };
+enum { TIMEOUT_MS = 10000 };
 
 static const char *bench = "acceptbench";
 
@@ -42,14 +42,7 @@ int main(int argc, char **argv)
 
 	struct sb *r = sb_init(bench, "n accept_ns", argc, argv);
 	sb_meta(r, "count", "%lld", count);
-	unsigned nsrc = count > PER_SOURCE ? (unsigned)((count + PER_SOURCE - 1) / PER_SOURCE) : 1;
-	if (nsrc > 253)
-		nsrc = 253;
-	if (nsrc > 1)
-		sb_meta(r, "sources", "%u addresses 127.0.0.1-127.0.0.%u, round robin, port chosen by connect()",
-			nsrc, nsrc);
-	else
-		sb_meta(r, "sources", "127.0.0.1, port chosen by the kernel");
+	unsigned nsrc = sb_loopback_sources(r, count);
 	long long soft = sb_raise_nofile(r, 2 * count + 64);
 	long long local_max = soft < 0 ? count : soft - 64;
 	sb_meta(r, "method", "one process: non-blocking connect() to 127.0.0.1, poll() on the listening "

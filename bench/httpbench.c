@@ -31,7 +31,7 @@ static const char usage[] =
 	"for each sample request (sample_connect_ns '-' when the connection was reused);\n"
 	"n = connections open and idle before the operation.\n";
 
-enum { TIMEOUT_MS = 10000, STALL_NS = 200000000, PER_SOURCE = 10000, HEAD_MAX = 65536 };
+enum { TIMEOUT_MS = 10000, STALL_NS = 200000000, HEAD_MAX = 65536 };
 
 static const char *bench = "httpbench";
 static struct addrinfo *target;
@@ -306,15 +306,10 @@ int main(int argc, char **argv)
 	/* Beyond one ephemeral port range: spread over loopback sources. */
 	int loop4 = target->ai_family == AF_INET &&
 		    (ntohl(((struct sockaddr_in *)target->ai_addr)->sin_addr.s_addr) >> 24) == 127;
-	if (loop4 && count > PER_SOURCE)
-		nsrc = (unsigned)((count + PER_SOURCE - 1) / PER_SOURCE);
-	if (nsrc > 253)
-		nsrc = 253;
-	if (nsrc > 1)
-		sb_meta(r, "sources", "%u addresses 127.0.0.1-127.0.0.%u, round robin, port chosen by connect()",
-			nsrc, nsrc);
+	if (loop4)
+		nsrc = sb_loopback_sources(r, count);
 	else
-		sb_meta(r, "sources", "one address, chosen by the kernel");
+		sb_meta(r, "sources", "one address, chosen by the kernel, as is the port");
 	long long soft = sb_raise_nofile(r, count + 64);
 	long long local_max = soft < 0 ? count : soft - 64;   /* the rest go to keeper processes */
 

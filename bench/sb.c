@@ -894,6 +894,18 @@ long long sb_tree_files(const char *dir)
 }
 
 /* ======================= sockets and descriptors ======================= */
+unsigned sb_loopback_sources(struct sb *r, long long count)
+{
+	long long n = (count + SB_PER_SOURCE - 1) / SB_PER_SOURCE;
+	unsigned nsrc = n < 1 ? 1 : n > 253 ? 253 : (unsigned)n;
+	if (nsrc > 1)
+		sb_meta(r, "sources", "%u addresses 127.0.0.1-127.0.0.%u, round robin, port chosen by connect()",
+			nsrc, nsrc);
+	else
+		sb_meta(r, "sources", "one address, chosen by the kernel, as is the port");
+	return nsrc;
+}
+
 int sb_bind_loopback_source(int fd, unsigned i)
 {
 	struct sockaddr_in a;

@@ -246,6 +246,13 @@ long long sb_tree_files(const char *dir);
  * Returns 0, or -1 with errno. */
 int sb_bind_loopback_source(int fd, unsigned i);
 
+/* How many loopback source addresses count connections to one address:port
+ * need at SB_PER_SOURCE each (1 to 253; 10,000 per source keep Linux's
+ * connect() port search short), recorded in the header as "sources".
+ * Connection i then binds source i % result (sb_bind_loopback_source). */
+#define SB_PER_SOURCE 10000
+unsigned sb_loopback_sources(struct sb *r, long long count);
+
 /* ---- keeping more descriptors than one process may hold ----
  * A keeper is a child process that holds descriptors handed to it over a
  * UNIX socket (SCM_RIGHTS), so that a run can keep more sockets open than
