@@ -92,7 +92,8 @@ compare-kernels: static
 		echo "== $$k"; harness/vm --kernel "$$k" $(VMFLAGS) $(if $(RESULTS),--results $(RESULTS)) || st=1; \
 	done; \
 	if grep -q '^site:' Makefile; then $(MAKE) --no-print-directory site || st=1; \
-	else echo "make: no 'site' target yet (the plot renderer is not merged): the web page is not rendered"; fi; \
+	elif [ -x plot/render ]; then plot/render $(if $(RESULTS),--results $(RESULTS)) || st=1; \
+	else echo "make: no plot renderer yet (plot/render is not merged): the web page is not rendered"; fi; \
 	exit $$st
 
 clean:

@@ -88,6 +88,9 @@ is(vm_tag('6.1.0-56-cloud-amd64', 'kvm'), 'linux-6.1.0-56-cloud-amd64-qemu-kvm',
     like($s, qr{/sb/bin/mktestdata -c 500 /tmp/sb/tree}, 'runner: the tree is made at the suite size');
     like($s, qr{if start_httpd epoll; then run_one httpbench-epoll \$run 480 /sb/bin/httpbench -c 300 "\$URL"; stop_httpd; fi}, 'runner: httpd started around its benchmark');
     unlike($s, qr/\{(?:bigfile|tree|url)\}/, 'runner: no placeholder left');
+    like($s, qr{^\s*: > /tmp/sb/httpd\.out\b.*\n\s*/sb/bin/httpd -e}m,
+        'runner: the httpd output file is emptied before httpd starts in the background (no stale port read)');
+    like($s, qr{nc "\$addr" "\$port".*\n.*grep -q '\^HTTP/1\\\.\[01\] 200 ' && return 0}, 'runner: httpd must answer a request before its benchmark');
     my $full = guest_script(suite => [ $suite[0] ], runs => 1, quick => 0, timeout_factor => 1);
     like($full, qr{run_one socketbench \$run 300 /sb/bin/socketbench -c 10000$}m, 'runner: full args and timeout');
     open my $fh, '>', "$tmp/init" or die;

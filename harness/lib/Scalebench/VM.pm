@@ -173,21 +173,34 @@ HTTPD_PID=
 # start_httpd BACKEND: sets URL, or leaves it empty
 start_httpd() {
     URL=
+    : > /tmp/sb/httpd.out    # here, not in the background child: no stale line is read
     /sb/bin/httpd -e "\$1" -l 127.0.0.1 -p 0 -r /tmp/sb/www > /tmp/sb/httpd.out 2>>\$LOG &
     HTTPD_PID=\$!
     i=0
     while [ \$i -lt 150 ]; do
         read -r w addr port be < /tmp/sb/httpd.out 2>/dev/null
-        if [ "\$w" = listening ]; then URL="http://\$addr:\$port/index.html"; return 0; fi
+        if [ "\$w" = listening ]; then
+            URL="http://\$addr:\$port/index.html"
+            # serving, not only listening: it answers a request (as harness/run checks)
+            j=0
+            while [ \$j -lt 20 ]; do
+                printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc "\$addr" "\$port" 2>/dev/null |
+                    head -n 1 | grep -q '^HTTP/1\\.[01] 200 ' && return 0
+                kill -0 \$HTTPD_PID 2>/dev/null || break
+                sleep 0.25; j=\$((j + 1))
+            done
+            break
+        fi
         kill -0 \$HTTPD_PID 2>/dev/null || break
         sleep 0.1; i=\$((i + 1))
     done
-    say "httpd -e \$1 did not start"
+    say "httpd -e \$1 did not start: \$(cat /tmp/sb/httpd.out)"
     stop_httpd
     return 1
 }
 stop_httpd() {
     [ -n "\$HTTPD_PID" ] || return 0
+    kill -0 \$HTTPD_PID 2>/dev/null || say "httpd (pid \$HTTPD_PID) had already exited"
     kill \$HTTPD_PID 2>/dev/null
     wait \$HTTPD_PID 2>/dev/null
     HTTPD_PID=
