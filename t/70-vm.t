@@ -11,6 +11,7 @@ use Scalebench::Result qw(parse_text);
 use Scalebench::VM qw(kernel_release vm_tag write_cpio parse_channel guest_script select_suite);
 use File::Temp qw(tempdir);
 use JSON::PP;
+use POSIX ();
 use Test::More;
 
 my $VM = ROOT() . '/harness/vm';
@@ -191,6 +192,38 @@ SKIP: {
     like($log, qr/FAILED: the guest stopped .*\(Kernel panic/, 'the log says the kernel panicked') or diag $log;
     like($log, qr/the last lines of the guest's console\n(?s:.*)Kernel panic/, 'and keeps the console\'s last lines');
     is_deeply([ procs_mentioning($vmtmp) ], [], 'no QEMU left running');
+
+    # Interrupted while the guest runs (SIGTERM), and killed outright (SIGKILL).
+    for my $sig (qw(TERM KILL)) {
+        my $out = "$tmp/out.$sig";
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            $ENV{TMPDIR} = $vmtmp;
+            open STDOUT, '>', $out or die;
+            open STDERR, '>&', \*STDOUT or die;
+            exec $VM, '--kernel', $kernel, '--quick', '--runs', 50, '--suite-file', "$tmp/suite.pl",
+                '--results', $res, '--tag', "sig" . lc $sig, '--accel', 'tcg';
+            die "exec: $!";
+        }
+        my $deadline = time + 90;
+        sleep 1 until time > $deadline || slurp($out) =~ /guest up|booting/;
+        sleep 2;
+        my @qemu = procs_mentioning($vmtmp);
+        ok(@qemu >= 1, "SIG$sig: QEMU was running (pid @qemu)");
+        kill $sig, $pid;
+        my $t = time + 30;
+        my $w;
+        select(undef, undef, undef, 0.1) until ($w = waitpid($pid, POSIX::WNOHANG())) || time > $t;
+        if (!$w) { kill 'KILL', $pid; waitpid($pid, 0) }
+        is($? & 127, $sig eq 'TERM' ? 15 : 9, "SIG$sig: harness/vm died by the signal");
+        $t = time + 10;
+        select(undef, undef, undef, 0.1) while procs_mentioning($vmtmp) && time < $t;
+        is_deeply([ procs_mentioning($vmtmp) ], [], "SIG$sig: QEMU went with it");
+        if ($sig eq 'TERM') {
+            opendir $dh, $vmtmp or die;
+            is_deeply([ grep { !/^\.\.?$/ } readdir $dh ], [], 'SIGTERM: no temporary file left behind');
+        }
+    }
 }
 
 sub slurp {
