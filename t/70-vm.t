@@ -155,6 +155,9 @@ SKIP: {
         bench => 'socketbench') ], [], 'the guest\'s result passes the format checker');
     my $p = parse_text($dat);
     is($p->{header}{release}, $release, "it was measured under the guest kernel ($release)");
+    if ($accel eq 'tcg') {
+        like($p->{header}{clock}, qr/^rdtsc/, 'TCG: timed with the TSC (tsc=reliable), not the emulated HPET');
+    }
     my $sys = eval { decode_json(slurp("$dir/system.json")) };
     is(ref $sys, 'HASH', 'system.json is a JSON object');
     $sys = {} unless ref $sys eq 'HASH';
