@@ -81,15 +81,18 @@ $(STATIC_DIR)/forkbench-static: bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_
 	$(CC) $(STATIC_CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
 
 # Each kernel runs the suite in the same VM (harness/vm: same QEMU, CPU
-# model, memory, cores and sizes); a kernel that panics or hangs is logged
+# model, memory, cores and sizes, and the accelerator probed once, with the
+# first kernel, so that KVM and TCG results are never mixed); a kernel that panics or hangs is logged
 # and the next one runs. VMFLAGS e.g. "--quick --runs 1"; RESULTS for another
 # results tree. The site is rendered last, every tag side by side.
 KERNELS ?= $(wildcard /boot/vmlinuz-*)
 VMFLAGS ?=
 compare-kernels: static
 	@test -n "$(strip $(KERNELS))" || { echo 'make: KERNELS="/boot/vmlinuz-A /boot/vmlinuz-B" names the kernels'; exit 2; }
-	@st=0; for k in $(KERNELS); do \
-		echo "== $$k"; harness/vm --kernel "$$k" $(VMFLAGS) $(if $(RESULTS),--results $(RESULTS)) || st=1; \
+	@st=0; accel=$$(harness/vm --kernel "$(firstword $(KERNELS))" --probe | tail -n 1) || exit 1; \
+	echo "== every kernel runs with the accelerator $$accel"; \
+	for k in $(KERNELS); do \
+		echo "== $$k"; harness/vm --kernel "$$k" --accel "$$accel" $(VMFLAGS) $(if $(RESULTS),--results $(RESULTS)) || st=1; \
 	done; \
 	if grep -q '^site:' Makefile; then $(MAKE) --no-print-directory site || st=1; \
 	elif [ -x plot/render ]; then plot/render $(if $(RESULTS),--results $(RESULTS)) || st=1; \

@@ -148,6 +148,9 @@ SKIP: {
     my ($accel) = $r->{out} =~ /with (kvm|tcg), /;
     ok($accel, 'it says which accelerator it used') or diag $r->{out};
     $accel //= 'none';
+    my $pr = run([ $VM, '--kernel', $kernel, '--probe' ], timeout => 90);
+    is($pr->{exit}, 0, '--probe exits 0');
+    like($pr->{out}, qr/(?:kvm|tcg)\n\z/, '--probe prints the accelerator last');
     my $dir = "$res/" . vm_tag($release, $accel) . '-quick';
     ok(-d $dir, "results land in results/<tag>/: $dir");
     my $dat = slurp("$dir/socketbench.1.dat");
