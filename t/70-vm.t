@@ -172,7 +172,8 @@ SKIP: {
     is_deeply([ @$v{qw(cpus memory_mb)} ], [ 2, 2048 ], 'vm: the CPUs and memory it was given');
     is($sys->{cpus}, 2, 'the guest saw 2 CPUs');
     like($v->{qemu_version}, qr/^\d+\.\d+/, 'vm: QEMU version');
-    ok(-s "$dir/log", 'a log');
+    like(slurp("$dir/log"), qr/the guest's log.*\nsocketbench run 1: \/sb\/bin\/socketbench -c 500\nsocketbench run 1: exit status 0\n/s,
+        'the log has the guest\'s log of the run');
     opendir my $dh, $vmtmp or die;
     is_deeply([ grep { !/^\.\.?$/ } readdir $dh ], [], 'no temporary file left behind');
     is_deeply([ procs_mentioning($vmtmp) ], [], 'no QEMU left running');

@@ -13,6 +13,8 @@ package Scalebench::VM;
 # The channel is a byte stream of frames:
 #   @@SB BOOTED <guest uptime seconds>\n
 #   @@SB FILE <name> <size>\n<size bytes>\n@@SB END <name>\n
+#     (name "system": the guest's system record; "log": the next piece of
+#     the guest's log, the stderr of the runs)
 #   @@SB DONE <guest seconds the suite took>\n
 use strict;
 use warnings;
@@ -109,8 +111,10 @@ send() { # send NAME FILE
     printf '\n@@SB END %s\n' "$1" >&3
 }
 say() { echo "$*" >> $LOG; echo "scalebench: $*" > /dev/console; }
+# the log goes out in pieces, after every run: a later hang loses none of it
+send_log() { if [ -s $LOG ]; then send log $LOG; : > $LOG; fi; }
 finish() {
-    send log $LOG
+    send_log
     printf '@@SB DONE %s\n' "$(($(cut -d. -f1 /proc/uptime) - T0))" >&3
     sync
     poweroff -f
@@ -217,6 +221,7 @@ run_one() {
     say "$id run $run: exit status $rc"
     if [ -s /tmp/out.dat ]; then send "$id.$run.dat" /tmp/out.dat; fi
     rm -f /tmp/out.dat
+    send_log
 }
 run=1
 while [ $run -le $RUNS ]; do
