@@ -82,9 +82,10 @@ $(STATIC_DIR)/forkbench-static: bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_
 
 # Each kernel runs the suite in the same VM (harness/vm: same QEMU, CPU
 # model, memory, cores and sizes, and the accelerator probed once, with the
-# first kernel, so that KVM and TCG results are never mixed); a kernel that panics or hangs is logged
-# and the next one runs. VMFLAGS e.g. "--quick --runs 1"; RESULTS for another
-# results tree. The site is rendered last, every tag side by side.
+# first kernel, so that KVM and TCG results are never mixed); a kernel that
+# panics or hangs is logged and the next one runs. VMFLAGS e.g. "--quick
+# --runs 1"; RESULTS for another results tree. The site is rendered last,
+# every tag side by side.
 KERNELS ?= $(wildcard /boot/vmlinuz-*)
 VMFLAGS ?=
 compare-kernels: static
