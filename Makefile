@@ -8,6 +8,10 @@
 #   make site            render the graphs and web page from results/
 #                        (RESULTS=dir for another tree) into results/site/
 #   make install PREFIX=/usr/local
+#   make static          every benchmark linked statically into bench/static/
+#                        (for the VM's initramfs: harness/vm, docs/vm.md)
+#   make compare-kernels KERNELS="/boot/vmlinuz-A /boot/vmlinuz-B"
+#                        run the suite in a VM under each kernel, render the site
 #   make clean
 #   make run             install missing tools (gnuplot) where possible, build,
 #                        run the whole suite 5 times (harness/run), render the site
@@ -39,7 +43,7 @@ BENCHES  = $(BENCH_SRC:.c=) $(STATIC)
 STATIC   = bench/forkbench-static
 UNIT     = t/c/sb_unit
 
-.PHONY: all check unit clean install site
+.PHONY: all check unit clean install site static compare-kernels
 all: $(BENCHES)
 
 # Each program depends on the flags it was built with, so that switching
@@ -76,8 +80,47 @@ install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
 	for b in $(BENCHES); do cp $$b $(DESTDIR)$(PREFIX)/bin/ || exit 1; done
 
+# Static builds for the VM's initramfs (no shared libc there): glibc's
+# libc.a, so that the guest runs the same libc code as the host's programs.
+# No sanitizers (their runtimes do not link statically). glibc warns at link
+# time that getaddrinfo() in a static program needs its shared NSS modules
+# at run time: only numeric loopback addresses are resolved, which need none.
+STATIC_DIR = bench/static
+STATIC_BENCHES = $(BENCH_SRC:bench/%.c=$(STATIC_DIR)/%) \
+	$(if $(wildcard bench/forkbench.c),$(STATIC_DIR)/forkbench-static)
+STATIC_CFLAGS = $(CSTD) $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS)
+
+static: $(STATIC_BENCHES)
+
+$(STATIC_DIR)/%: bench/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	@mkdir -p $(STATIC_DIR)
+	$(CC) $(STATIC_CFLAGS) $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
+
+$(STATIC_DIR)/forkbench-static: bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	@mkdir -p $(STATIC_DIR)
+	$(CC) $(STATIC_CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
+
+# Each kernel runs the suite in the same VM (harness/vm: same QEMU, CPU
+# model, memory, cores and sizes, and the accelerator probed once, with the
+# first kernel, so that KVM and TCG results are never mixed); a kernel that
+# panics or hangs is logged and the next one runs. VMFLAGS e.g. "--quick
+# --runs 1"; RESULTS for another results tree. The site is rendered last,
+# every tag side by side.
+KERNELS ?= $(wildcard /boot/vmlinuz-*)
+VMFLAGS ?=
+compare-kernels: static
+	@test -n "$(strip $(KERNELS))" || { echo 'make: KERNELS="/boot/vmlinuz-A /boot/vmlinuz-B" names the kernels'; exit 2; }
+	@st=0; accel=$$(harness/vm --kernel "$(firstword $(KERNELS))" --probe | tail -n 1) || exit 1; \
+	echo "== every kernel runs with the accelerator $$accel"; \
+	for k in $(KERNELS); do \
+		echo "== $$k"; harness/vm --kernel "$$k" --accel "$$accel" $(VMFLAGS) --results '$(RESULTS)' || st=1; \
+	done; \
+	$(MAKE) --no-print-directory site RESULTS='$(RESULTS)' || st=1; \
+	exit $$st
+
 clean:
 	rm -f $(BENCHES) $(UNIT) $(BUILD_ID)
+	rm -rf $(STATIC_DIR)
 
 # make run / make quick: a benchmark that failed does not stop the make
 # (the harness's summary names it); the site is rendered from whatever was
