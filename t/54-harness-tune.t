@@ -39,18 +39,27 @@ my %low_read = map { my $v = $low{$_}; $v =~ s/\s+/ /g; ($_ => $v) } keys %low;
 
 my $suitefile = "$tmp/suite.pl";
 open my $fh, '>', $suitefile or die;
-print $fh "( { id => 'fake-slow', program => '$fake', args => ['-c', 6, 'slow'], main_column => 'x_ns' } )\n";
+# the limits checked are those of the benchmarks named by the ids: a fork
+# benchmark keeping 6 children, a bind of 2000 ports, 3000 descriptors (more
+# than the RLIMIT_NOFILE of 1000 the plain run gets)
+print $fh "( { id => 'fake-slow', program => '$fake', args => ['-c', 6, 'slow'], main_column => 'x_ns' },\n",
+          "  { id => 'forkbench-fake', program => '$fake', args => ['-c', 6], main_column => 'x_ns' },\n",
+          "  { id => 'socketbench-fake', program => '$fake', args => ['-c', 2000], main_column => 'x_ns' },\n",
+          "  { id => 'fdbench-fake', program => '$fake', args => ['-c', 3000], main_column => 'x_ns' } )\n";
 close $fh;
 my @common = ('--quick', '--no-build', '--results', "$tmp/res", '--suite-file', $suitefile, '--runs', 1);
 local $ENV{SCALEBENCH_PROC_SYS} = "$tmp/sys";
 
 # without --tune: warnings only, nothing changed
 setup();
-my $r = run([ $harness, @common, '--tag', 'plain' ], timeout => 60);
+my $r = run([ $harness, @common, '--tag', 'plain' ], timeout => 60, shell => 'ulimit -n 1000');
 is($r->{exit}, 0, 'without --tune: runs') or diag $r->{out}, $r->{err};
 like($r->{out}, qr/^limit: pid_max\/maxproc 1000 /m, 'it warns that pid_max is low');
 like($r->{out}, qr/^limit: ephemeral port range 40000 41000 /m, 'and that the port range is narrow');
 like($r->{out}, qr/^limit: vm\.max_map_count 100 < /m, 'and that max_map_count is low');
+like($r->{out}, qr/^limit: RLIMIT_NOFILE hard limit 1000 < 3064: fdbench-fake -c 3000 will stop at EMFILE/m,
+    'and that the descriptor limit cuts fdbench short');
+unlike($r->{out}, qr/^limit: RLIMIT_NOFILE.*(?:socketbench|forkbench)-fake/m, 'but not the runs that fit');
 is_deeply(values_now(), \%low_read, 'and changes nothing');
 
 # --tune, to the end

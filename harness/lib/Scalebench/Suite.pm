@@ -123,7 +123,7 @@ sub suite {
 
     # open() of the lowest free descriptor and O_APPEND writes with n open.
     push @s, { id => 'fdbench', program => 'fdbench',
-        args => [], quick_args => [ '-c', 500 ], needs => [], timeout => 600,
+        args => [ '-c', 100000 ], quick_args => [ '-c', 500 ], needs => [], timeout => 600,
         title => 'open() of the lowest free descriptor (a hole at n) and with no hole, n open',
         main_column => 'reopen_ns', columns => 'n reopen_ns append_ns' };
 
