@@ -40,11 +40,11 @@ my %low_read = map { my $v = $low{$_}; $v =~ s/\s+/ /g; ($_ => $v) } keys %low;
 my $suitefile = "$tmp/suite.pl";
 open my $fh, '>', $suitefile or die;
 # the limits checked are those of the benchmarks named by the ids: a fork
-# benchmark keeping 6 children, a bind of 2000 ports, 3000 descriptors (more
+# benchmark keeping 6 children, a bind of 900 ports, 3000 descriptors (more
 # than the RLIMIT_NOFILE of 1000 the plain run gets)
 print $fh "( { id => 'fake-slow', program => '$fake', args => ['-c', 6, 'slow'], main_column => 'x_ns' },\n",
           "  { id => 'forkbench-fake', program => '$fake', args => ['-c', 6], main_column => 'x_ns' },\n",
-          "  { id => 'socketbench-fake', program => '$fake', args => ['-c', 2000], main_column => 'x_ns' },\n",
+          "  { id => 'socketbench-fake', program => '$fake', args => ['-c', 900], main_column => 'x_ns' },\n",
           "  { id => 'fdbench-fake', program => '$fake', args => ['-c', 3000], main_column => 'x_ns' } )\n";
 close $fh;
 my @common = ('--quick', '--no-build', '--results', "$tmp/res", '--suite-file', $suitefile, '--runs', 1);
