@@ -30,23 +30,28 @@ sub bin { return ROOT() . "/bench/$_[0]" }
 # left: the processes of the program's process group (the program runs in a
 #   group of its own) still alive after it ended, waiting up to grace seconds
 #   (default 0) for them to go; whatever is left is then killed.
+# spawn($cmd, $out_fh, $err_fh, $shell): fork and exec cmd in a process
+# group of its own (so that all it starts can be found and killed), stdin
+# /dev/null, stdout and stderr to the handles; shell: a snippet run first.
+sub spawn {
+    my ($cmd, $out, $err, $shell) = @_;
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+    open STDOUT, '>&', $out or die;
+    open STDERR, '>&', $err or die;
+    open STDIN, '<', '/dev/null' or die;
+    setpgrp(0, 0);
+    exec '/bin/sh', '-c', "$shell; exec \"\$@\"", 'sh', @$cmd if defined $shell;
+    exec @$cmd;
+    die "exec $cmd->[0]: $!";
+}
+
 sub run {
     my ($cmd, %o) = @_;
     my $timeout = $o{timeout} // 120;
     my ($ofh, $ofile) = tempfile(UNLINK => 1);
     my ($efh, $efile) = tempfile(UNLINK => 1);
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDOUT, '>&', $ofh or die;
-        open STDERR, '>&', $efh or die;
-        open STDIN, '<', '/dev/null' or die;
-        setpgrp(0, 0);
-        if (defined $o{shell}) {
-            exec '/bin/sh', '-c', "$o{shell}; exec \"\$@\"", 'sh', @$cmd;
-        }
-        exec @$cmd;
-        die "exec $cmd->[0]: $!";
-    }
+    my $pid = spawn($cmd, $ofh, $efh, $o{shell});
     my $deadline = time + $timeout;
     my ($st, $timed_out) = (undef, 0);
     my $during = $o{during};
@@ -87,21 +92,9 @@ sub run {
 sub start_server {
     my ($cmd, %o) = @_;
     my $ready = $o{ready} // qr/./;
-    my (undef, $efile) = tempfile(UNLINK => 1);
+    my ($efh, $efile) = tempfile(UNLINK => 1);
     pipe(my $rd, my $wr) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $rd;
-        open STDOUT, '>&', $wr or die;
-        open STDERR, '>', $efile or die;
-        open STDIN, '<', '/dev/null' or die;
-        setpgrp(0, 0);
-        if (defined $o{shell}) {
-            exec '/bin/sh', '-c', "$o{shell}; exec \"\$@\"", 'sh', @$cmd;
-        }
-        exec @$cmd;
-        die "exec $cmd->[0]: $!";
-    }
+    my $pid = spawn($cmd, $wr, $efh, $o{shell});
     close $wr;
     my $line = '';
     my $deadline = time + ($o{timeout} // 20);
