@@ -42,17 +42,7 @@ sub talk {
     binmode $s;
     syswrite($s, $req) if length $req;
     shutdown($s, 1) if $o{half_close};
-    my $buf = '';
-    my $deadline = time + ($o{timeout} // 5);
-    while (time <= $deadline) {
-        my $bits = '';
-        vec($bits, fileno($s), 1) = 1;
-        next unless select($bits, undef, undef, 0.1);
-        my $n = sysread($s, my $chunk, 65536);
-        last unless $n;
-        $buf .= $chunk;
-        last if $o{until} ? $o{until}->($buf) : scalar @{ (responses($buf))[0] };
-    }
+    my $buf = read_until($s, $o{until} // sub { scalar @{ (responses($_[0]))[0] } }, $o{timeout} // 5);
     close $s;
     return $buf;
 }
@@ -69,23 +59,6 @@ sub responses {
         push @r, [ $code, \%h, substr($buf, 0, $len, '') ];
     }
     return (\@r, $buf);
-}
-
-# read from a socket until cond(bytes so far) holds, EOF, or 10 s
-sub read_until {
-    my ($s, $cond) = @_;
-    my $buf = '';
-    my $deadline = time + 10;
-    while (time <= $deadline) {
-        my $bits = '';
-        vec($bits, fileno($s), 1) = 1;
-        next unless select($bits, undef, undef, 0.1);
-        my $n = sysread($s, my $c, 65536);
-        last unless $n;
-        $buf .= $c;
-        last if $cond && $cond->($buf);
-    }
-    return $buf;
 }
 
 my @backends = ('poll', 'select');

@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/../harness/lib";
 use Scalebench::Result qw(parse_text validate);
 
-our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive start_server stop_server
+our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive start_server stop_server read_until
                  $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
 
 our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
@@ -96,16 +96,7 @@ sub start_server {
     pipe(my $rd, my $wr) or die "pipe: $!";
     my $pid = spawn($cmd, $wr, $efh, $o{shell});
     close $wr;
-    my $line = '';
-    my $deadline = time + ($o{timeout} // 20);
-    while ($line !~ /\n/ && time <= $deadline) {
-        my $bits = '';
-        vec($bits, fileno($rd), 1) = 1;
-        next unless select($bits, undef, undef, 0.1);
-        my $got = sysread($rd, my $buf, 4096);
-        last unless $got;
-        $line .= $buf;
-    }
+    my $line = read_until($rd, sub { $_[0] =~ /\n/ }, $o{timeout} // 20);
     if ($line !~ $ready) {
         kill 'KILL', -$pid;
         waitpid($pid, 0);
@@ -116,6 +107,24 @@ sub start_server {
     }
     chomp $line;
     return { pid => $pid, line => $line, err_file => $efile, out => $rd };
+}
+
+# read_until($fh, $cond, $timeout) -> the bytes read from $fh until
+# $cond->(bytes so far) holds, end of file, or $timeout seconds (default 10)
+sub read_until {
+    my ($fh, $cond, $timeout) = @_;
+    my $buf = '';
+    my $deadline = time + ($timeout // 10);
+    while (time <= $deadline) {
+        my $bits = '';
+        vec($bits, fileno($fh), 1) = 1;
+        next unless select($bits, undef, undef, 0.1);
+        my $n = sysread($fh, my $chunk, 65536);
+        last unless $n;
+        $buf .= $chunk;
+        last if $cond && $cond->($buf);
+    }
+    return $buf;
 }
 
 # stop_server($server, signal => 'TERM', timeout => s)
