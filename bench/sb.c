@@ -948,6 +948,22 @@ long long sb_kept(const struct sb_keeper *k)
 	return k->kept;
 }
 
+/* A one-byte message with room for one descriptor (SCM_RIGHTS): what sb_keep()
+ * sends and a keeper receives. */
+union sb_fdbuf { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; };
+
+static void fd_msg(struct msghdr *m, struct iovec *iov, char *byte, union sb_fdbuf *cm)
+{
+	memset(cm, 0, sizeof *cm);
+	memset(m, 0, sizeof *m);
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	m->msg_iov = iov;
+	m->msg_iovlen = 1;
+	m->msg_control = cm->buf;
+	m->msg_controllen = sizeof cm->buf;
+}
+
 /* The keeper process: receive descriptors and hold them; answer 'k' when
  * one was taken, 'F' when it could not be (descriptor table full); exit,
  * closing them all, when the other end closes. */
@@ -968,14 +984,10 @@ static void keeper_main(int s)
 			close((int)fd);
 	for (;;) {
 		char byte;
-		union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
-		struct iovec iov = { &byte, 1 };
+		union sb_fdbuf cm;
+		struct iovec iov;
 		struct msghdr m;
-		memset(&m, 0, sizeof m);
-		m.msg_iov = &iov;
-		m.msg_iovlen = 1;
-		m.msg_control = cm.buf;
-		m.msg_controllen = sizeof cm.buf;
+		fd_msg(&m, &iov, &byte, &cm);
 		ssize_t got = recvmsg(s, &m, 0);
 		if (got == 0)
 			_exit(0);
@@ -1030,15 +1042,10 @@ int sb_keep(struct sb_keeper *k, int fd)
 		}
 		int s = k->sock[k->n - 1];
 		char byte = 'k', reply;
-		union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
-		memset(&cm, 0, sizeof cm);
-		struct iovec iov = { &byte, 1 };
+		union sb_fdbuf cm;
+		struct iovec iov;
 		struct msghdr m;
-		memset(&m, 0, sizeof m);
-		m.msg_iov = &iov;
-		m.msg_iovlen = 1;
-		m.msg_control = cm.buf;
-		m.msg_controllen = sizeof cm.buf;
+		fd_msg(&m, &iov, &byte, &cm);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
