@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # The result-format checker accepts valid files and rejects broken ones.
 use strict;
 use warnings;

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # The C unit tests of bench/sb.c: t/c/sb_unit prints TAP itself.
 use strict;
 use warnings;

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # socketbench: valid output, limits end runs cleanly, bad arguments rejected.
 use strict;
 use warnings;

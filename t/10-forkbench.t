@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # forkbench and forkbench-static: valid output in both builds and all modes,
 # a process limit ends a run cleanly, and no child outlives the benchmark:
 # not at the end, not at a limit, not on SIGINT/SIGTERM/SIGHUP, not when the

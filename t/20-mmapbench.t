@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # mmapbench: valid output, FILE created when missing (and only FILE), the
 # map-count limit ends a run cleanly, bad arguments and files rejected.
 use strict;

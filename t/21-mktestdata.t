@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # mktestdata: the tree's layout, idempotence, repair, refusal of a directory
 # holding other files, nothing made outside DIR, bad arguments.
 use strict;

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # manymapbench: valid output, the descriptor limit ends a run cleanly, a
 # missing or incomplete tree and bad arguments are rejected before anything
 # is measured, nothing is made.

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # httpd: serves files byte-exact (GET, HEAD, keep-alive, pipelining) under
 # every event mechanism the OS has, never anything outside its root, survives
 # malformed requests and vanishing clients, ends cleanly on SIGTERM.

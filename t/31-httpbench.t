@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # httpbench: valid output against httpd (IPv4, IPv6, a host name, keep-alive),
 # errors instead of numbers against broken servers, a server limit ends the
 # run cleanly, bad arguments rejected, nothing left behind.

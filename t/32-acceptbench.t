@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # acceptbench: valid output, both ends kept open (past a small descriptor
 # limit too, by keeper processes), nothing left behind, bad arguments rejected.
 use strict;

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # pollbench: valid output at small sizes, every mechanism of the OS listed and
 # run, select only below FD_SETSIZE, a descriptor limit ends the run cleanly,
 # bad arguments rejected.

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # fdbench: valid output, n counts the descriptors, the default size stops at
 # the descriptor limit cleanly (or completes where it fits), bad arguments
 # rejected.

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # herdbench: valid output in every mode the OS has, no waiter outlives the
 # run (normal end, SIGINT, SIGTERM, the benchmark killed), a process limit
 # ends the run cleanly, bad arguments rejected.

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # mallocbench: valid output at small sizes (one row per worker), a thread
 # limit ends the run cleanly and names it, bad arguments rejected.
 use strict;

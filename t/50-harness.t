@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # harness/run with a test suite (--suite-file): files every run atomically
 # under results/<tag>, keeps a run stopped at a limit and flags it, logs a
 # failing benchmark and goes on, writes the system record, skips completed

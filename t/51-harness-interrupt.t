@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # harness/run interrupted mid-way (SIGINT, SIGTERM): the benchmark and what
 # it left in its process group are stopped, no scratch data or temporary
 # file stays, the harness dies by the signal; the next run resumes.

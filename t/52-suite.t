@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # harness/lib/Scalebench/Suite.pm: every entry is complete and consistent
 # (the runner, the VM runner and the plots all read it), at the study's sizes.
 use strict;

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # harness/run --quick with the real suite, end to end, into a temporary
 # results folder: every expected file exists and passes the format checker,
 # httpd and the scratch data are gone afterwards. Skipped until every

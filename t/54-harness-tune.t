@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # harness/run --tune raises the sysctls the study needed, records each old
 # value and restores it at the end and on interruption; without --tune it
 # only warns about limits that will cut a benchmark short. Runs against a

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # The complexity verdict (harness/lib/Scalebench/Complexity.pm) on synthetic
 # data of known growth, with noise, outliers and a cold first operation.
 use strict;

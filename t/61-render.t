@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # plot/render on fixture results for three tags (one stopped at a limit, two
 # missing a benchmark): the graphs exist and are real, the page is sound
 # HTML5 whose every link resolves, the verdicts match the fixtures' known

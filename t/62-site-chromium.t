@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # The rendered page in a real browser: headless Chromium opens it as a file
 # and from a loopback web server; every image must have loaded (read from
 # the page's image state, not guessed from a picture), every link must

@@ -1,4 +1,4 @@
-#!/usr/bin/perl
+#!/usr/bin/env perl
 # harness/vm: the pieces (kernel release, tag, initramfs, guest runner,
 # result channel), bad arguments, and, when QEMU and a Debian kernel image
 # are installed, a real boot that runs the quick socket benchmark inside.
