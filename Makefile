@@ -18,8 +18,9 @@
 #   make quick           the same at small sizes: a smoke test (about a minute)
 #                        RUN_ARGS='--tag x --only forkbench ...' passes options on
 #
-# Every bench/*.c but the library (sb.c) is one benchmark program, built as
-# bench/<name> against bench/sb.c. Adding a benchmark needs no change here.
+# Every bench/*.c is one benchmark program, built as bench/<name> against
+# the library in lib/. Adding a benchmark needs no change here. tools/*.c are
+# the programs the benchmarks use (httpd, mktestdata), built as tools/<name>.
 # bench/forkbench-static is the one extra: forkbench.c linked with -static
 # (glibc's libc.a, from libc6-dev, on Debian).
 
@@ -33,22 +34,24 @@ LDFLAGS ?=
 SAN_1   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS = $(SAN_$(SANITIZE))
 WERROR_1 = -Werror
-ALL_CFLAGS = $(CSTD) $(WARN) $(WERROR_$(WERROR)) $(OPT) $(SANFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(SANFLAGS) $(CFLAGS)
 LIBS    = -pthread
 
-LIB_SRC  = bench/sb.c
-LIB_HDR  = bench/sb.h
-BENCH_SRC = $(filter-out $(LIB_SRC),$(wildcard bench/*.c))
+LIB_SRC  = lib/sb.c
+LIB_HDR  = lib/sb.h
+BENCH_SRC = $(wildcard bench/*.c)
+TOOL_SRC = $(wildcard tools/*.c)
+TOOLS    = $(TOOL_SRC:.c=)
 BENCHES  = $(BENCH_SRC:.c=) $(STATIC)
 STATIC   = bench/forkbench-static
 UNIT     = t/c/sb_unit
 
 .PHONY: all check unit clean install site static compare-kernels
-all: $(BENCHES)
+all: $(BENCHES) $(TOOLS)
 
 # Each program depends on the flags it was built with, so that switching
 # CC or SANITIZE rebuilds everything.
-BUILD_ID = bench/.build-id
+BUILD_ID = .build-id
 $(BUILD_ID): FORCE
 	@id='$(CC) $(ALL_CFLAGS) $(LDFLAGS)'; \
 	 [ -f $@ ] && [ "$$(cat $@)" = "$$id" ] || printf '%s\n' "$$id" > $@
@@ -57,13 +60,16 @@ FORCE:
 bench/%: bench/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
 
+tools/%: tools/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
 # Static: the sanitizers' runtimes cannot be linked statically, so this one
 # is built without them (its source is sanitized in bench/forkbench).
 $(STATIC): bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
-	$(CC) $(CSTD) $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ bench/forkbench.c $(LIB_SRC) $(LIBS)
+	$(CC) $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ bench/forkbench.c $(LIB_SRC) $(LIBS)
 
 $(UNIT): t/c/sb_unit.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
-	$(CC) $(ALL_CFLAGS) -Ibench $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
 
 unit: $(UNIT)
 
@@ -86,13 +92,17 @@ install: all
 # time that getaddrinfo() in a static program needs its shared NSS modules
 # at run time: only numeric loopback addresses are resolved, which need none.
 STATIC_DIR = bench/static
-STATIC_BENCHES = $(BENCH_SRC:bench/%.c=$(STATIC_DIR)/%) \
+STATIC_BENCHES = $(BENCH_SRC:bench/%.c=$(STATIC_DIR)/%) $(TOOL_SRC:tools/%.c=$(STATIC_DIR)/%) \
 	$(if $(wildcard bench/forkbench.c),$(STATIC_DIR)/forkbench-static)
-STATIC_CFLAGS = $(CSTD) $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS)
+STATIC_CFLAGS = $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS)
 
 static: $(STATIC_BENCHES)
 
 $(STATIC_DIR)/%: bench/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	@mkdir -p $(STATIC_DIR)
+	$(CC) $(STATIC_CFLAGS) $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
+
+$(STATIC_DIR)/%: tools/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
 	@mkdir -p $(STATIC_DIR)
 	$(CC) $(STATIC_CFLAGS) $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
 
@@ -119,7 +129,7 @@ compare-kernels: static
 	exit $$st
 
 clean:
-	rm -f $(BENCHES) $(UNIT) $(BUILD_ID)
+	rm -f $(BENCHES) $(TOOLS) $(UNIT) $(BUILD_ID)
 	rm -rf $(STATIC_DIR)
 
 # make run / make quick: a benchmark that failed does not stop the make

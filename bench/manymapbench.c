@@ -18,7 +18,7 @@
 static const char usage[] =
 	"usage: manymapbench [-c count] [-h] DIR\n"
 	"  -c count  files to open and map (default: every file of the tree)\n"
-	"  DIR       a tree made by mktestdata (bench/mktestdata -c count DIR)\n"
+	"  DIR       a tree made by mktestdata (tools/mktestdata -c count DIR)\n"
 	"Every file is read once (into the page cache) before anything is measured.\n"
 	"Rows: n open_ns mmap_ns touch_ns, n = files opened (mapped, touched) before;\n"
 	"all files stay open and mapped until the end.\n";

@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# The C unit tests of bench/sb.c: t/c/sb_unit prints TAP itself.
+# The C unit tests of lib/sb.c: t/c/sb_unit prints TAP itself.
 use strict;
 use warnings;
 use FindBin;

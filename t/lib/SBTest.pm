@@ -19,7 +19,7 @@ our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
 sub ROOT { return File::Spec->rel2abs("$FindBin::Bin/..") }
 
 # bin('socketbench') -> absolute path of bench/socketbench
-sub bin { return ROOT() . "/bench/$_[0]" }
+sub bin { my $d = $_[0] =~ /^(?:httpd|mktestdata)$/ ? "tools" : "bench"; return ROOT() . "/$d/$_[0]" }
 
 # run([cmd, args...], timeout => s, shell => 'prefix', stdin => text,
 #     during => sub { my ($pid) = @_; ... return 1 when done }, grace => s)

@@ -16,8 +16,8 @@ package Scalebench::Suite;
 #   quick_args  arguments of a smoke-test run (harness/run --quick)
 #   needs       what the runner prepares before the run:
 #                 bigfile        the big file ({bigfile}), data()->{bigfile_bytes}
-#                 tree           the small-file tree made by bench/mktestdata ({tree})
-#                 httpd:BACKEND  bench/httpd -e BACKEND on a free loopback port,
+#                 tree           the small-file tree made by tools/mktestdata ({tree})
+#                 httpd:BACKEND  tools/httpd -e BACKEND on a free loopback port,
 #                                serving data()->{http_file}; {url} is its URL
 #   timeout     wall-clock seconds a full run may take before it is killed
 #               (--quick runs: at most 120 s)

@@ -1,7 +1,7 @@
 /*
  * httpd - a small event-driven static-file HTTP/1.1 server: the target of
  * httpbench. It is a server, not a benchmark: it prints no result file.
- * Method and safety rules: docs/bench/httpd.md.
+ * Method and safety rules: docs/tools/httpd.md.
  *
  * One process (or -w N identical worker processes sharing the listening
  * socket, for more connections than one process's RLIMIT_NOFILE), non-blocking

@@ -219,7 +219,7 @@ void sb_usage_error(const char *bench, const char *fmt, ...)
 long long sb_size(const char *bench, char opt, const char *s, long long min, long long max);
 
 
-/* ---- the many-small-files tree: bench/mktestdata makes it, manymapbench maps it ----
+/* ---- the many-small-files tree: tools/mktestdata makes it, manymapbench maps it ----
  * File i (0, 1, ...) of the tree at DIR is DIR/DDDD/FF, DDDD = i / 100 and
  * FF = i % 100, four and two decimal digits: 100 files per directory, as in
  * the 2003 study. DIR/.mktestdata, written when the tree is complete, holds

@@ -2,7 +2,7 @@
  * mktestdata - makes the many-small-files tree that manymapbench maps: count
  * files (default 10000) of 150 bytes, 100 per subdirectory, like the 2003
  * study's mktestdata. Not a benchmark: it prints one summary line, no
- * result file. Layout: bench/sb.h; method: docs/bench/manymapbench.md.
+ * result file. Layout: lib/sb.h; method: docs/bench/manymapbench.md.
  *
  * It is idempotent: a second run with the same count checks every file and
  * changes nothing. It refuses a DIR holding anything it does not make.
