@@ -46,7 +46,7 @@ static const int mech_have[NMECH] = {
 #else
 	0,
 #endif
-#if defined(HAVE_KQUEUE)
+#if HAVE_KQUEUE
 	1,
 #else
 	0,
@@ -206,7 +206,7 @@ static int setup(int m, struct watch *w)
 		}
 		return 0;
 #endif
-#if defined(HAVE_KQUEUE)
+#if HAVE_KQUEUE
 	case M_KQUEUE:
 		w->call = "kqueue()";
 		if ((w->q = kqueue()) < 0)
@@ -302,7 +302,7 @@ static int wait_one(int m, struct watch *w)
 		return (int)ev[0].data.u32;
 	}
 #endif
-#if defined(HAVE_KQUEUE)
+#if HAVE_KQUEUE
 	case M_KQUEUE: {
 		struct kevent ev[8];
 		struct timespec ts = {.tv_sec = TIMEOUT_S, .tv_nsec = 0};
@@ -393,7 +393,7 @@ static int check_quiet(int m, struct watch *w)
 		return epoll_wait(w->q, ev, 8, 0);
 	}
 #endif
-#if defined(HAVE_KQUEUE)
+#if HAVE_KQUEUE
 	case M_KQUEUE: {
 		struct kevent ev[8];
 		struct timespec ts = {0, 0};

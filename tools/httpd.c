@@ -133,7 +133,7 @@ static void ev_init(void)
 			die("epoll_create1()");
 		break;
 #endif
-#if defined(HAVE_KQUEUE)
+#if HAVE_KQUEUE
 	case B_KQUEUE:
 		if ((evfd = kqueue()) < 0)
 			die("kqueue()");
@@ -173,7 +173,7 @@ static void ev_set(int fd, int mask)
 		break;
 	}
 #endif
-#if defined(HAVE_KQUEUE)
+#if HAVE_KQUEUE
 	case B_KQUEUE: {
 		struct kevent ch[2];
 		int n = 0;
@@ -231,7 +231,7 @@ static void ev_wait(int timeout_ms)
 		break;
 	}
 #endif
-#if defined(HAVE_KQUEUE)
+#if HAVE_KQUEUE
 	case B_KQUEUE: {
 		struct kevent ev[256];
 		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
@@ -822,7 +822,7 @@ int main(int argc, char **argv)
 	int opt;
 #if defined(HAVE_EPOLL)
 	backend = B_EPOLL;
-#elif defined(HAVE_KQUEUE)
+#elif HAVE_KQUEUE
 	backend = B_KQUEUE;
 #else
 	backend = B_POLL;
@@ -840,7 +840,7 @@ int main(int argc, char **argv)
 			if (backend == B_EPOLL)
 				sb_usage_error("httpd", "-e: epoll is not available on this OS");
 #endif
-#if !defined(HAVE_KQUEUE)
+#if !HAVE_KQUEUE
 			if (backend == B_KQUEUE)
 				sb_usage_error("httpd", "-e: kqueue is not available on this OS");
 #endif
