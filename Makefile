@@ -37,8 +37,8 @@ WERROR_1 = -Werror
 ALL_CFLAGS = $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(SANFLAGS) $(CFLAGS)
 LIBS    = -pthread
 
-LIB_SRC  = lib/sb.c
-LIB_HDR  = lib/sb.h
+LIB_SRC  = lib/sb.c lib/events.c
+LIB_HDR  = lib/sb.h lib/events.h lib/platform.h
 BENCH_SRC = $(wildcard bench/*.c)
 TOOL_SRC = $(wildcard tools/*.c)
 TOOLS    = $(TOOL_SRC:.c=)
