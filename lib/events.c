@@ -13,12 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #if HAVE_EPOLL
 #include <sys/epoll.h>
+#endif
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#define SB_SENDFILE_LINUX 1
 #endif
 #if HAVE_KQUEUE
 #include <sys/types.h>
@@ -730,4 +735,20 @@ int sb_ev_next(struct sb_ev *e, int *fd, int *mask)
 const char *sb_ev_failed(const struct sb_ev *e)
 {
 	return e ? e->call : new_failed;
+}
+
+ssize_t sb_send_file(int sock, int file, off_t *off, size_t len)
+{
+#if defined(SB_SENDFILE_LINUX)
+	return sendfile(sock, file, off, len);
+#else
+	char buf[16384];
+	ssize_t rd = pread(file, buf, len < sizeof buf ? len : sizeof buf, *off);
+	if (rd <= 0)
+		return rd;
+	ssize_t w = send(sock, buf, (size_t)rd, SB_MSG_NOSIGNAL);
+	if (w > 0)
+		*off += w;
+	return w;
+#endif
 }

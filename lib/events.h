@@ -101,4 +101,10 @@ int sb_ev_next(struct sb_ev *e, int *fd, int *mask);
  * sb_ev_new's failure. */
 const char *sb_ev_failed(const struct sb_ev *e);
 
+/* ---- for a server's event loop: a file's bytes to a non-blocking socket ----
+ * Up to len bytes of file from *off: Linux sendfile(), elsewhere pread() +
+ * send() through a 16 KiB buffer. Returns the bytes sent (*off advanced), 0
+ * when the file has no bytes at *off, -1 with errno (EAGAIN: socket full). */
+ssize_t sb_send_file(int sock, int file, off_t *off, size_t len);
+
 #endif
