@@ -3,7 +3,7 @@
  * HTTP/1.x server while n other connections to it are open and idle.
  * Method: docs/bench/httpbench.md. Output: docs/format.md.
  */
-#include "sb.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

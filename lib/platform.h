@@ -56,6 +56,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -164,6 +165,14 @@
 #define HAVE_PROC_SELF_EXE 1           /* the running program, by a path that stays valid */
 #else
 #define HAVE_PROC_SELF_EXE 0
+#endif
+
+/* EPROCLIM (BSDs, macOS: fork() beyond kern.maxprocperuid) as a value that
+ * no real errno equals where the OS has no such errno. */
+#if defined(EPROCLIM)
+#define SB_EPROCLIM EPROCLIM
+#else
+#define SB_EPROCLIM (-1)
 #endif
 
 /* ---- memory ---- */
