@@ -5,7 +5,6 @@
  * scalability").
  * Method: docs/bench/herdbench.md. Output: docs/format.md.
  */
-#include "platform.h"   /* first: feature macros, HAVE_* */
 #include "sb.h"
 #include "events.h"
 

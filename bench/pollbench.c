@@ -5,7 +5,6 @@
  * descriptor, epoll and kqueue do not). The mechanisms: lib/events.h.
  * Method: docs/bench/pollbench.md. Output: docs/format.md.
  */
-#include "platform.h"   /* first: feature macros, HAVE_* */
 #include "sb.h"
 #include "events.h"
 

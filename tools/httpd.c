@@ -9,7 +9,6 @@
  * (-e: epoll, kqueue, io_uring, poll, select). GET and HEAD of regular files
  * under the document root, keep-alive, pipelining, sendfile where the OS has it.
  */
-#include "platform.h"   /* first: feature macros, HAVE_* */
 #include "sb.h"
 #include "events.h"
 
