@@ -508,7 +508,11 @@ sub prepare_data {
     my $dir = eval { tempdir("scalebench-$$-XXXXXX", DIR => $base) };
     if (!defined $dir) {
         my $e = $@ =~ s/ at \S+ line \d+.*//sr;
-        die "cannot make a scratch directory in $base: $e\n";
+        $e =~ s/^Error in tempdir\(\) using \S+: //;
+        $e =~ s/\s+\z//;
+        $self->note("cannot make a scratch directory in $base: $e: the benchmarks that need "
+            . join(', ', sort keys %need) . ' will fail');
+        return;
     }
     $self->{scratch} = $dir;
     $self->{cleanup}->dir($dir);
