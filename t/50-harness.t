@@ -177,7 +177,8 @@ like(run([ $harness, '--results', '/etc/passwd', '--suite-file', $suitefile, '--
     is($j->{pin}, 1, 'system.json: "pin": 1');
     is($j->{label}, 'a test: pinned', 'system.json: "label"');
     ok(JSON::PP::is_bool($j->{quick}) && $j->{quick}, 'system.json: "quick": true');
-    like($j->{not_applicable}, qr/^fake-na: this OS has no no_such_capability$/, 'system.json: what is not applicable, and why');
+    is_deeply($j->{not_applicable}, { 'fake-na' => 'this OS has no no_such_capability' }, 'system.json: what is not applicable, and why');
+    like(slurp("$res/pin/system.txt"), qr/^not_applicable: +fake-na: this OS has no no_such_capability$/m, 'system.txt too');
     like(slurp("$res/pin/summary.txt"), qr/^fake-na +- +- +- +x_ns +not applicable$/m, 'the summary says not applicable');
     like($r->{out}, qr/^fake-na: not applicable here: this OS has no no_such_capability$/m, 'and so does the output');
     my $before = slurp("$res/pin/system.json") . slurp("$res/pin/system.txt");

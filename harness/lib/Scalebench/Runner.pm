@@ -390,7 +390,7 @@ sub write_system_record {
     my %json = (quick => $p->{quick} ? JSON::PP::true : JSON::PP::false,
         pin => defined $p->{pin} ? $p->{pin} + 0 : undef,
         label => $o->{label} // $old->{label});
-    $json{not_applicable} = join('; ', map { "$_: $na{$_}" } sort keys %na) if %na;
+    $json{not_applicable} = \%na if %na;
     my $err = write_record($self->{out}, $rec, vm => $vm, json => \%json);
     die "$err\n" if defined $err;
 }

@@ -314,7 +314,8 @@ sub write_record {
     for my $k (sort keys %{ $o{json} // {} }) {
         my $v = $o{json}{$k};
         $h{$k} = $v;
-        my $shown = !defined $v ? 'none' : JSON::PP::is_bool($v) ? ($v ? 'true' : 'false') : $v;
+        my $shown = !defined $v ? 'none' : JSON::PP::is_bool($v) ? ($v ? 'true' : 'false')
+                  : ref $v eq 'HASH' ? join('; ', map { "$_: $v->{$_}" } sort keys %$v) : $v;
         $txt .= sprintf("%-18s %s\n", "$k:", $shown);
     }
     if ($o{vm}) {
