@@ -286,9 +286,11 @@ sub build {
     my @makes = ('make');
     push @makes, 'gmake' if ($ENV{SCALEBENCH_MAKE} // '') eq '' && grep { -x "$_/gmake" } split /:/, $ENV{PATH} // '';
     @makes = ($ENV{SCALEBENCH_MAKE}) if length($ENV{SCALEBENCH_MAKE} // '');
+    my $ran = 0;
     for my $i (0 .. $#makes) {
         my $make = $makes[$i];
         my $kind = make_kind($make) // next;
+        $ran++;
         next if $i > 0 && $kind !~ /^GNU/;
         $self->note("building with $make ($kind): @targets");
         my $st = $self->run_cmd($make, '-k', '-C', $root, @targets);
@@ -300,6 +302,7 @@ sub build {
             ($i < $#makes && $kind !~ /^GNU/ ? '; trying gmake' : ': they will be reported as failed'));
         last if $kind =~ /^GNU/;
     }
+    $self->note("no make found (tried: @makes): not built, reported as failed: @targets") unless $ran;
 }
 
 # ---- which runs are still to do ------------------------------------------------
@@ -680,7 +683,7 @@ sub start_server {
     my %v = (param => $param, map { ($_ => $self->{fill}{$_}) } keys %{ $self->{fill} });
     for my $dep (@{ $p->{needs} // [] }) { defined $self->{fill}{$dep} or die "$dep could not be prepared\n" }
     my @args = fill_args($p->{args} // [], \%v);
-    my $c = $self->spawn(cmd => [ $prog, @args ], what => "$name $param" =~ s/ \z//r);
+    my $c = $self->spawn(cmd => [ $prog, @args ], what => $need);
     $self->{server} = $c;
     $c->{name} = $need;
     my $deadline = time + 15;
