@@ -122,10 +122,16 @@ is(vm_tag('6.1.0-56-cloud-amd64', 'kvm'), 'linux-6.1.0-56-cloud-amd64-qemu-kvm',
 # SB_TEST_ROOT mode: nothing mounted, no power-off) and its channel read back
 {
     my $fake = ROOT() . '/t/data/fakebench-sh';
+    # busybox's sh and tools where there is a busybox (the guest's own: its
+    # nc checks the server), else /bin/sh without the server entry
+    my ($bb) = grep { defined && -x } $ENV{SB_BUSYBOX}, '/bin/busybox', '/usr/bin/busybox';
     open my $sf, '>', "$tmp/fake-suite.pl" or die;
     print $sf "( { id => 'fake', program => '$fake', args => ['-c', 7, 'ok'], main_column => 'x_ns' },\n",
               "  { id => 'fake-file', program => '$fake', args => ['-c', 5, 'needfile', '{bigfile}'], needs => ['bigfile'], main_column => 'x_ns' },\n",
-              "  { id => 'fake-limit', program => '$fake', args => ['-c', 8, 'limit'], main_column => 'x_ns' } )\n";
+              "  { id => 'fake-limit', program => '$fake', args => ['-c', 8, 'limit'], main_column => 'x_ns' },\n",
+              "  { id => 'fake-tree', program => '$fake', args => ['-c', 3, 'needfile', '{tree}'], needs => ['tree'], main_column => 'x_ns' },\n",
+              ($bb ? "  { id => 'fake-url', program => '$fake', args => ['-c', 3, 'ok', '{url}'], needs => ['httpd:poll'], main_column => 'x_ns' },\n" : ''),
+              ")\n";
     close $sf;
     my @suite = load_suite_file("$tmp/fake-suite.pl", 'linux');
     my $plan = make_plan(suite => \@suite, quick => 1, runs => 2);
@@ -139,17 +145,28 @@ is(vm_tag('6.1.0-56-cloud-amd64', 'kvm'), 'linux-6.1.0-56-cloud-amd64-qemu-kvm',
         (my $n = $p) =~ s{.*/}{};
         symlink($p, "$root/sb/bin/$n") or die;
     }
+    is_deeply($plan->{programs}{tool}, [ $bb ? qw(httpd mktestdata) : qw(mktestdata) ], 'and the programs its preparations run');
+    symlink(bin($_), "$root/sb/bin/$_") or die for @{ $plan->{programs}{tool} };
     open my $gf, '>', "$tmp/guest.sh" or die;
     print $gf guest_script(plan => $plan, timeout_factor => 1);
     close $gf;
-    my $r = run([ '/bin/sh', "$tmp/guest.sh" ], timeout => 60,
-        shell => "SB_TEST_ROOT='$root' SB_TEST_CHANNEL='$tmp/channel'; export SB_TEST_ROOT SB_TEST_CHANNEL");
+    my @sh = ('/bin/sh');
+    my $path = '';
+    if ($bb) {
+        mkdir "$tmp/bbin" or die;
+        system($bb, '--install', '-s', "$tmp/bbin") == 0 or die "busybox --install failed";
+        @sh = ("$tmp/bbin/sh");
+        $path = "PATH='$tmp/bbin'; export PATH; ";
+    }
+    my $r = run([ @sh, "$tmp/guest.sh" ], timeout => 90, grace => 3,
+        shell => "${path}SB_TEST_ROOT='$root' SB_TEST_CHANNEL='$tmp/channel'; export SB_TEST_ROOT SB_TEST_CHANNEL");
+    note('the guest script ran under ' . ($bb ? "busybox ($bb)" : '/bin/sh'));
     is($r->{exit}, 0, 'the generated guest script runs to its end') or diag $r->{err};
     my $ch = parse_channel(slurp("$tmp/channel"));
     is_deeply($ch->{errors}, [], 'its channel has no errors');
     ok(defined $ch->{done}, 'it says DONE');
     my %f = map { @$_ } @{ $ch->{files} };
-    for my $id (qw(fake fake-file fake-limit)) {
+    for my $id (qw(fake fake-file fake-limit fake-tree), $bb ? 'fake-url' : ()) {
         for my $run (1, 2) {
             is_deeply([ check_output($f{"$id.$run.dat"} // '') ], [], "$id.$run.dat comes back valid");
         }
@@ -158,6 +175,15 @@ is(vm_tag('6.1.0-56-cloud-amd64', 'kvm'), 'linux-6.1.0-56-cloud-amd64-qemu-kvm',
     like($f{'fake-file.1.dat'} // '', qr/^# end: completed$/m, 'the preparation (the big file) was made for it');
     like($f{'fake-limit.2.dat'} // '', qr/^# end: stopped: /m, 'a stop at a limit is kept');
     like($f{system} // '', qr/^os: /m, 'the system record is sent');
+    like($f{'fake-tree.1.dat'} // '', qr/^# end: completed$/m, 'the tree was made for it');
+    SKIP: {
+    skip 'no busybox: no nc to check a server with', 2 unless $bb;
+    like($f{'fake-url.2.dat'} // '', qr{^# args: \S+ -c 3 ok http://127\.0\.0\.1:\d+/index\.html$}m,
+        'the server was started, answered, and its URL filled in');
+    unlike($f{log} // '', qr/did not start/, 'no server failed to start') or diag $f{log};
+    }
+    is_deeply($r->{left}, [], 'no server (nothing of its process group) is left running')
+        or diag map { slurp("/proc/$_/cmdline") =~ s/\0/ /gr } @{ $r->{left} };
 }
 
 # --- bad arguments
