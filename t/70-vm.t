@@ -201,9 +201,12 @@ like($h->{out}, qr/^usage: harness\/vm --kernel IMAGE/, '-h prints the usage');
 
 # --- a real boot
 my ($qemu) = grep { -x "$_/qemu-system-x86_64" } split /:/, $ENV{PATH};
-my ($kernel) = sort { $b cmp $a } grep { kernel_release($_) } glob('/boot/vmlinuz-*-cloud-amd64');
+# SB_TEST_KERNEL names another image (e.g. one unpacked from a .deb, not installed)
+my ($kernel) = grep { defined && kernel_release($_) } $ENV{SB_TEST_KERNEL};
+($kernel) = sort { $b cmp $a } grep { kernel_release($_) } glob('/boot/vmlinuz-*-cloud-amd64') unless $kernel;
 ($kernel) = sort { $b cmp $a } grep { kernel_release($_) } glob('/boot/vmlinuz-*') unless $kernel;
-my ($busybox) = grep { -x } qw(/bin/busybox /usr/bin/busybox);
+# harness/vm takes SCALEBENCH_BUSYBOX before the usual places
+my ($busybox) = grep { defined && -x } $ENV{SCALEBENCH_BUSYBOX}, qw(/bin/busybox /usr/bin/busybox);
 SKIP: {
     skip 'qemu-system-x86_64 is not installed', 1 unless $qemu;
     skip 'no kernel image in /boot', 1 unless $kernel;
@@ -211,9 +214,13 @@ SKIP: {
     skip 'not x86_64', 1 unless (POSIX::uname())[4] eq 'x86_64';
     my $release = kernel_release($kernel);
     # A test suite of the quick socket benchmark, so that this test does not
-    # depend on the sizes Suite.pm gives the others.
+    # depend on the sizes Suite.pm gives the others, and the tests' fake
+    # benchmark (a sh script) with a preparation: added to the suite only,
+    # it runs in the VM with no other change.
+    my $fakesh = ROOT() . '/t/data/fakebench-sh';
     open my $sf, '>', "$tmp/suite.pl" or die;
-    print $sf "({ id => 'socketbench', program => 'socketbench', args => ['-c', 10000], quick_args => ['-c', 500], needs => [], timeout => 60 });\n";
+    print $sf "({ id => 'socketbench', program => 'socketbench', args => ['-c', 10000], quick_args => ['-c', 500], needs => [], timeout => 60 },\n",
+              " { id => 'fake-file', program => '$fakesh', args => ['-c', 5, 'needfile', '{bigfile}'], needs => ['bigfile'], timeout => 60 });\n";
     close $sf;
     my $vmtmp = "$tmp/vmtmp";
     mkdir $vmtmp or die;
@@ -233,6 +240,8 @@ SKIP: {
     my $dat = slurp("$dir/socketbench.1.dat");
     is_deeply([ check_output($dat, rows => 500, columns => 'n socket_ns bind_ns', end => 'completed',
         bench => 'socketbench') ], [], 'the guest\'s result passes the format checker');
+    is_deeply([ check_output(slurp("$dir/fake-file.1.dat"), rows => 5, end => 'completed') ], [],
+        'the fake benchmark added to the suite ran in the guest, its big file prepared there');
     my $p = parse_text($dat);
     is($p->{header}{release}, $release, "it was measured under the guest kernel ($release)");
     if ($accel eq 'tcg') {
