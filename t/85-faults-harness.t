@@ -87,6 +87,29 @@ EOS
     is_deeply([ files_in("$tmp/state") ], [], 'no state file is left');
     is_deeply([ grep { /^\./ } files_in($dir) ], [], 'no temporary file is left in the results folder');
     unlink $hold;
+
+    # leftovers of a dead run without a state file (an older harness, or a
+    # state file that could not be written): PID 99999999 does not exist
+    my $dead = 99999999;
+    mkdir "$tmp/scratch/scalebench-$dead-AbC123" or die;
+    open my $bf, '>', "$tmp/scratch/scalebench-$dead-AbC123/bigfile" or die;
+    close $bf;
+    for my $f (".fake-ok.1.err.tmp.$dead", ".httpd.err.$dead", ".summary.txt.tmp.$dead", ".fake-ok.2.dat.tmp.$dead") {
+        open my $fh, '>', "$dir/$f" or die;
+        print $fh "# scalebench: 1\n";    # cut short: not a complete result
+        close $fh;
+    }
+    my $complete = slurp("$dir/fake-done.1.dat");
+    open my $cf, '>', "$dir/.fake-done.2.dat.tmp.$dead" or die;
+    print $cf $complete;
+    close $cf;
+    $r = run([ $harness, @args, '--runs', 2, '--only', 'fake-ok' ], timeout => 60);
+    is($r->{exit}, 0, 'leftovers without a state file: the run goes on') or diag $r->{out}, $r->{err};
+    like($r->{out}, qr/^cleanup: removed \S+scalebench-$dead-AbC123, left by a dead run/m, 'a dead run\'s scratch directory is removed');
+    like($r->{out}, qr/^cleanup: kept the complete result in \S+ as \S+fake-done\.2\.dat$/m, 'a complete result in a temporary file is kept');
+    is_deeply([ files_in("$tmp/scratch") ], [], 'no scratch directory is left');
+    is_deeply([ grep { /^\./ } files_in($dir) ], [], 'no temporary file (.err.tmp, .httpd.err, .summary.txt.tmp, a cut .dat.tmp) is left');
+    is_deeply([ validate(parse_file("$dir/fake-done.2.dat")) ], [], 'the kept result is valid');
 }
 
 # ---- a full disk: a small tmpfs ----
