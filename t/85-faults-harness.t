@@ -201,6 +201,31 @@ EOS
     is_deeply([ grep { group_alive($_) } @groups ], [], 'none of them is left (by process group)');
     is_deeply([ files_in("$tmp/scratch") ], [], 'no scratch directory is left');
     is_deeply([ grep { /^\./ } files_in("$tmp/res/servers") ], [], 'no temporary file is left');
+
+    # SIGINT while a benchmark waits on a dripping server: both go
+    my $pid = fork // die;
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        open STDOUT, '>', "$tmp/int.out" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec $harness, '--no-build', '--runs', 1, '--timeout', 60, '--results', "$tmp/res", '--tag', 'srvint',
+            '--scratch', "$tmp/scratch", '--suite-file', $suite, '--only', 'dripafter';
+        die;
+    }
+    my ($bg, $sg);
+    ok(wait_for(sub { my $l = slurp("$tmp/res/srvint/log");
+                      ($bg) = $l =~ /dripafter run 1: started, process group (\d+)/;
+                      ($sg) = $l =~ /fakehttpd:dripafter: pid (\d+)/; defined $bg && defined $sg }, 60),
+       'SIGINT: the benchmark runs against the dripping server');
+    sleep 1;
+    kill 'INT', $pid;
+    my $st;
+    ok(wait_for(sub { my $w = waitpid($pid, WNOHANG); $st = $? if $w == $pid; $w == $pid }, 30), 'SIGINT: the harness ends')
+        or kill 'KILL', -$pid;
+    is(($st // 0) & 127, 2, 'SIGINT: it dies by the signal');
+    is_deeply([ grep { group_alive($_) } grep { defined } $bg, $sg, $pid ], [], 'SIGINT: no benchmark, server or harness process is left');
+    is_deeply([ files_in("$tmp/scratch") ], [], 'SIGINT: no scratch directory is left');
+    is_deeply([ files_in("$tmp/state") ], [], 'SIGINT: no state file is left');
 }
 
 done_testing;
