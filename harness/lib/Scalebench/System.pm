@@ -225,6 +225,13 @@ sub _aslr {
 
 sub _revision {
     my ($root) = @_;
+    # a copy of the source without .git (harness/remote uploads one) names
+    # the revision it was made from in .revision
+    if (!-e "$root/.git" && open my $rf, "<", "$root/.revision") {
+        my $r = <$rf> // "";
+        chomp $r;
+        return $r if length $r;
+    }
     my $rev = _cmd('git', '-C', $root, 'rev-parse', 'HEAD') // return 'unknown (not a git checkout)';
     my $st = _cmd('git', '-C', $root, 'status', '--porcelain', '--untracked-files=no');
     $rev .= '-dirty' if defined $st && length $st;
