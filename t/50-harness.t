@@ -198,6 +198,26 @@ like(run([ $harness, '--results', '/etc/passwd', '--suite-file', $suitefile, '--
     }
 }
 
+# --wrap CMD: every program of the suite is started as CMD PROGRAM ARGS
+# (CI runs a cross-built tree under qemu-aarch64-static this way)
+{
+    my $sf = "$tmp/wrap.pl";
+    open my $pf, '>', $sf or die;
+    print $pf "( { id => 'fake-wrap', program => '$fake', args => ['-c', 3, 'ok'], main_column => 'x_ns' } )\n";
+    close $pf;
+    my $wrapper = "$tmp/wrapper";
+    open my $wf, '>', $wrapper or die;
+    print $wf "#!/bin/sh\necho \"\$*\" >> '$tmp/wrapped'\nexec \"\$@\"\n";
+    close $wf;
+    chmod 0755, $wrapper or die;
+    my @a = ('--quick', '--no-build', '--results', $res, '--suite-file', $sf, '--runs', 2, '--tag', 'wrap');
+    $r = run([ $harness, @a, '--wrap', "$wrapper" ], timeout => 60);
+    is($r->{exit}, 0, '--wrap: the suite runs through the wrapper') or diag $r->{out}, $r->{err};
+    is(slurp("$tmp/wrapped"), "$fake -c 3 ok\n" x 2, 'every run was started as WRAPPER PROGRAM ARGS');
+    is(decode_json(slurp("$res/wrap/system.json"))->{wrap}, $wrapper, 'system.json records "wrap"');
+    is(run([ $harness, @a, '--wrap', ' ' ])->{exit}, 2, '--wrap with no command: usage status 2');
+}
+
 # make, or gmake where make is not GNU make and leaves programs unbuilt
 {
     my $sf = "$tmp/build.pl";

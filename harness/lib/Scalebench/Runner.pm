@@ -394,6 +394,7 @@ sub write_system_record {
         pin => defined $p->{pin} ? $p->{pin} + 0 : undef,
         label => $o->{label} // $old->{label});
     $json{not_applicable} = \%na if %na;
+    $json{wrap} = $o->{wrap} if defined $o->{wrap};
     my $err = write_record($self->{out}, $rec, vm => $vm, json => \%json);
     die "$err\n" if defined $err;
 }
@@ -570,7 +571,7 @@ sub prepare_one {
     } elsif ($p->{kind} eq 'tree') {
         my $mk = program_path($self->{root}, $p->{program}, 'tool');
         -x $mk or die "$mk is not built\n";
-        my $st = $self->run_cmd($mk, '-c', $d->{tree_files}, $path);
+        my $st = $self->run_cmd($self->wrapped($mk, '-c', $d->{tree_files}, $path));
         $self->check_signal;
         die "$mk -c $d->{tree_files} $path: " . ($st & 127 ? 'signal ' . ($st & 127) : 'exit status ' . ($st >> 8)) . "\n" if $st;
         my (@files, @dirs);
@@ -603,6 +604,15 @@ my $WRAP = 'ulimit -S -n "$(ulimit -H -n)" 2>/dev/null; '
          . 'exec "$@"';
 my $KEEP = 65536;    # bytes of a child's stderr kept (the last ones)
 
+# A program of the suite (benchmark, server, mktestdata) as it is started:
+# behind --wrap's command words when given (e.g. qemu-aarch64-static, to run
+# a cross-built tree; CI does), else as it is.
+sub wrapped {
+    my ($self, @cmd) = @_;
+    my $w = $self->{opt}{wrap};
+    return ((defined $w ? split(' ', $w) : ()), @cmd);
+}
+
 # spawn(cmd => [..], stdout => FILE | undef (a pipe), what => TEXT) -> child
 # { pid, pipes => { err => fh, out => fh }, buf => { err, out } }
 sub spawn {
@@ -624,7 +634,7 @@ sub spawn {
         }
         open STDIN, '<', '/dev/null' or POSIX::_exit(127);
         chdir $self->{root};
-        exec('/bin/sh', '-c', $WRAP, 'sh', @{ $o{cmd} }) or do { print STDERR "cannot run /bin/sh: $!\n"; POSIX::_exit(127) };
+        exec('/bin/sh', '-c', $WRAP, 'sh', $self->wrapped(@{ $o{cmd} })) or do { print STDERR "cannot run /bin/sh: $!\n"; POSIX::_exit(127) };
     }
     setpgrp($pid, $pid);    # also from here: no race with a signal right now
     $self->{cleanup}->group($pid, $o{what});
