@@ -7,7 +7,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../harness/lib";
 use SBFixtures qw(series);
-use Scalebench::Complexity qw(verdict median bucket_medians);
+use Scalebench::Complexity qw(buckets verdict median);
 
 sub pooled {
     my ($law, $count, $runs, %o) = @_;
@@ -25,15 +25,24 @@ is(median(3, 1, 2), 2, 'median of an odd list');
 is(median(4, 1, 3, 2), 2.5, 'median of an even list');
 is(median(), undef, 'median of nothing');
 
-# Buckets: log-spaced, medians, the cold first operations merged away.
+# Buckets: log-spaced, every point in one, up to the last n.
 {
-    my ($n, $y) = pooled('constant', 2000, 5);
-    my $b = bucket_medians($n, $y);
-    ok(@$b >= 10, 'constant: ' . scalar(@$b) . ' buckets');
-    ok($b->[0][1] < 2000 * 1.2, "the first bucket's median ($b->[0][1]) is not steered by the cold n=0 rows");
+    my @runs;
+    for my $run (1 .. 5) {
+        my $s = series('constant', 2000, seed => $run * 101);
+        push @runs, [ pack('d*', map { $_->[0] } @$s), pack('d*', map { $_->[1] } @$s) ];
+    }
+    my $b = buckets(\@runs);
+    my $p = $b->{pooled};
+    ok(@$p >= 10, 'constant: ' . scalar(@$p) . ' buckets');
     my $pts = 0;
-    $pts += $_->[2] for @$b;
+    $pts += $_->{count} for @$p;
     is($pts, 10000, 'every point is in a bucket');
+    is($b->{points}, 10000, 'points counted');
+    is($p->[-1]{n_hi}, 1999, 'the last bucket reaches the last n');
+    is($b->{n_max}, 1999, 'n_max');
+    is(scalar @{ $b->{per_run} }, 5, 'one bucket list per run');
+    ok($p->[-1]{median} > 1700 && $p->[-1]{median} < 2300, "the last bucket's median $p->[-1]{median}");
 }
 
 # Known growth -> known class, at several sizes and noise levels.
