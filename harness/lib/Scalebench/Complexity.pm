@@ -35,7 +35,9 @@ our $MIN_POINTS  = 20;     # fewer points to fit than this: inconclusive
 our $MIN_SPAN    = 8;      # x_max / x_min of the fitted buckets must reach this
 our $FLAT        = 1.25;   # growth below this over the range: O(1)
 our $MILD        = 1.5;    # growth below this is never a red class
-our $RESAMPLES   = 200;    # bootstrap resamples (of runs)
+our $ALARM       = 10;     # a step or saturation this large is red
+our $RESAMPLES   = 200;    # bootstrap resamples (of runs) for the growth
+our $B_RESAMPLES = 60;     # ... and for the exponent (each a refit)
 our $MAX_B       = 3;      # exponents searched: 0 .. $MAX_B
 our $WIDE        = 0.75;   # exponent interval wider than this, spanning two
                            # named classes: inconclusive
@@ -91,23 +93,45 @@ sub _bucket_of {
     return ($k, exp(($k + 1e-6) / $SCALE), exp(($k + 1 - 1e-6) / $SCALE));
 }
 
+# The values of a bucket for its quantiles: all of them (sorted) when there
+# are at most $CAP, else every m-th (in the order of n, so the sample keeps
+# the spread over n), which puts a quantile within a rank error of about
+# 0.5/sqrt($CAP) (0.2%) of the exact one. Means are always exact.
+our $CAP = 50000;
+sub _sample {
+    my ($str, $m) = @_;
+    my $c = length($str) / 8;
+    return unpack('d*', $str) if $m <= 1;
+    my $ns = int(($c + $m - 1) / $m);
+    return unpack('(d x' . (8 * ($m - 1)) . ')' . ($ns - 1) . ' d', $str);
+}
+
+sub _sum {
+    my ($str) = @_;
+    my $s = 0;
+    for (my $o = 0; $o < length $str; $o += 8 * $CHUNK) {
+        $s += sum(0, unpack('d*', substr($str, $o, 8 * $CHUNK)));
+    }
+    return $s;
+}
+
 sub buckets {
     my ($runs, %o) = @_;
     my $count = $o{count} ? 1 : 0;
-    my (%pool, %pn, @per_run);
+    my (@rb, %all);
     my ($points, $nmin, $nmax) = (0, undef, undef);
+    # One pass per run: each point's value goes (as packed bytes, a whole
+    # stretch of consecutive points at once) to its bucket.
     for my $run (@$runs) {
         my ($np, $yp) = @$run;
         my $len = min(int(length($np) / 8), int(length($yp) / 8));
         my %b;    # k -> [packed values, n sum, n min, n max]
-        my ($k, $lo, $hi) = (undef, 1, 0);
         for (my $off = 0; $off < $len; $off += $CHUNK) {
             my $m = min($CHUNK, $len - $off);
             my @n = unpack("d$m", substr($np, 8 * $off, 8 * $m));
-            my $start = 0;
+            my ($k, $lo, $hi, $start) = (undef, 1, 0, 0);
             my $flush = sub {
                 my ($end) = @_;    # points start .. end-1 are in bucket $k
-                return if $end <= $start;
                 my $e = $b{$k} //= [ '', 0, 9**9**9, -9**9**9 ];
                 $e->[0] .= substr($yp, 8 * ($off + $start), 8 * ($end - $start));
                 my @s = @n[ $start .. $end - 1 ];
@@ -124,36 +148,36 @@ sub buckets {
                 ($k, $lo, $hi) = _bucket_of($x);
             }
             $flush->(scalar @n) if defined $k;
-            ($k, $lo, $hi) = (undef, 1, 0);
         }
-        my @list;
-        for my $bk (sort { $a <=> $b } keys %b) {
-            my $e = $b{$bk};
-            my @v = sort { $a <=> $b } unpack('d*', $e->[0]);
-            my $c = @v;
-            push @list, { k => $bk, n_lo => $e->[2], n_hi => $e->[3], n_mid => $e->[1] / $c, count => $c,
-                          median => quantile(\@v, 0.5), mean => sum(@v) / $c };
-            push @{ $pool{$bk} }, pack('d*', @v);
-            my $p = $pn{$bk} //= [ 0, 9**9**9, -9**9**9 ];
-            $p->[0] += $e->[1];
-            $p->[1] = $e->[2] if $e->[2] < $p->[1];
-            $p->[2] = $e->[3] if $e->[3] > $p->[2];
-            $points += $c;
-            $nmin = $e->[2] if !defined $nmin || $e->[2] < $nmin;
-            $nmax = $e->[3] if !defined $nmax || $e->[3] > $nmax;
-        }
-        push @per_run, \@list;
+        $all{$_} += length($b{$_}[0]) / 8 for keys %b;
+        push @rb, \%b;
     }
-    my @pooled;
-    for my $bk (sort { $a <=> $b } keys %pool) {
-        # the runs' values are each sorted: perl's merge sort joins the runs
-        my @v = sort { $a <=> $b } map { unpack('d*', $_) } @{ $pool{$bk} };
-        delete $pool{$bk};
-        my $c = @v;
-        push @pooled, { k => $bk, n_lo => $pn{$bk}[1], n_hi => $pn{$bk}[2], n_mid => $pn{$bk}[0] / $c,
-                        count => $c, mean => sum(@v) / $c,
+    my (@pooled, @per_run);
+    push @per_run, [] for @rb;
+    for my $k (sort { $a <=> $b } keys %all) {
+        my $m = int(($all{$k} + $CAP - 1) / $CAP);
+        my ($c, $sum, $nsum, $lo, $hi) = (0, 0, 0, 9**9**9, -9**9**9);
+        my @pool;
+        for my $r (0 .. $#rb) {
+            my $e = delete $rb[$r]{$k} or next;
+            my $cr = length($e->[0]) / 8;
+            my $sr = _sum($e->[0]);
+            my @v = sort { $a <=> $b } _sample($e->[0], $m);
+            push @{ $per_run[$r] }, { k => $k, n_lo => $e->[2], n_hi => $e->[3], n_mid => $e->[1] / $cr,
+                                      count => $cr, median => quantile(\@v, 0.5), mean => $sr / $cr };
+            push @pool, pack('d*', @v);
+            ($c, $sum, $nsum) = ($c + $cr, $sum + $sr, $nsum + $e->[1]);
+            $lo = $e->[2] if $e->[2] < $lo;
+            $hi = $e->[3] if $e->[3] > $hi;
+        }
+        # the runs' samples are each sorted: perl's merge sort joins them
+        my @v = sort { $a <=> $b } map { unpack('d*', $_) } @pool;
+        push @pooled, { k => $k, n_lo => $lo, n_hi => $hi, n_mid => $nsum / $c, count => $c, mean => $sum / $c,
                         map { $_->[0] => quantile(\@v, $_->[1]) }
                             [ p10 => 0.1 ], [ p25 => 0.25 ], [ median => 0.5 ], [ p75 => 0.75 ], [ p90 => 0.9 ] };
+        $points += $c;
+        $nmin = $lo if !defined $nmin || $lo < $nmin;
+        $nmax = $hi if !defined $nmax || $hi > $nmax;
     }
     return { pooled => \@pooled, per_run => \@per_run, n_min => $nmin, n_max => $nmax,
              runs => scalar @$runs, points => $points, count => $count };
@@ -167,82 +191,91 @@ sub _rng {
     return sub { $s = ($s * 1103515245 + 12345) % 2147483648; $s / 2147483648 };
 }
 
-# The level of bucket $i: the mean for count columns; else the median of
-# the runs' own bucket medians (weighted by their points) when there are 3
-# or more runs, else the pooled median. $use: run indexes (a resample).
+# The level of each group of buckets (@$groups: lists of bucket indexes):
+# for count columns the mean; else, with 3 or more runs, the weighted
+# median of the runs' own bucket medians (each weighted by its points), over
+# the runs @$use (a resample may repeat a run); with fewer runs, the
+# weighted median of the pooled bucket medians. So one outlier in a thin
+# bucket is one value among many, even when a resample repeats its run.
 sub _levels {
-    my ($S, $use) = @_;
+    my ($S, $groups, $use) = @_;
     my @lv;
-    for my $i (0 .. $#{ $S->{k} }) {
-        my @p = map { $S->{run}[$_][$i] ? [ @{ $S->{run}[$_][$i] } ] : () } @$use;
+    for my $g (@$groups) {
+        my @p;
+        if ($S->{by_runs}) {
+            for my $i (@$g) {
+                push @p, map { $S->{run}[$_][$i] || () } @$use;
+            }
+        } else {
+            @p = map { [ $S->{pooled_level}[$_], $S->{cnt}[$_] ] } @$g;
+        }
         if (!@p) {
             push @lv, undef;
         } elsif ($S->{count}) {
             my ($sw, $sy) = (0, 0);
-            $sw += $_->[2], $sy += $_->[1] * $_->[2] for @p;
-            push @lv, $sy / $sw;
-        } elsif ($S->{by_runs}) {
-            push @lv, wmedian([ map { [ $_->[0], $_->[2] ] } @p ]);
+            $sw += $_->[1], $sy += $_->[0] * $_->[1] for @p;
+            push @lv, $sw ? $sy / $sw : undef;
         } else {
-            push @lv, $S->{pooled_level}[$i];
+            push @lv, wmedian(\@p);
         }
     }
     return \@lv;
 }
 
-# The level of a region (bucket indexes @$idx) from bucket levels: the
-# count-weighted mean for counts, else the count-weighted median.
-sub _region_level {
-    my ($S, $lv, $idx, $cnt) = @_;
-    $cnt //= $S->{cnt};
-    my @p = map { [ $lv->[$_], $cnt->[$_] ] } grep { defined $lv->[$_] } @$idx;
-    return undef unless @p;
-    if ($S->{count}) {
-        my ($sw, $sy) = (0, 0);
-        $sw += $_->[1], $sy += $_->[0] * $_->[1] for @p;
-        return $sw ? $sy / $sw : undef;
+# Weighted least squares of y on the profile y = alpha + ln(1 + r g) with
+# g in [0, 1]: alpha is profiled out, u = ln(1 + r) >= 0 found by
+# Gauss-Newton steps (halved while they do not lower the residual) from u0.
+# Returns (ssr, u, alpha).
+sub _ssr_u {
+    my ($y, $w, $g, $u, $sw) = @_;
+    my $r = exp($u) - 1;
+    my ($al, @d) = (0);
+    for my $i (0 .. $#$y) {
+        my $d = $d[$i] = $y->[$i] - log(1 + $r * $g->[$i]);
+        $al += $w->[$i] * $d;
     }
-    return wmedian(\@p);
+    $al /= $sw;
+    my $s = 0;
+    $s += $w->[$_] * ($d[$_] - $al)**2 for 0 .. $#d;
+    return ($s, $al, \@d);
 }
 
-# Weighted least squares of y on the profile y = alpha + ln(1 + r g) with
-# g in [0, 1]; alpha is profiled out, u = ln(1 + r) searched in [0, umax] by
-# golden section. Returns (ssr, u, alpha).
 sub _fit_shape {
-    my ($y, $w, $g, $umax) = @_;
-    my $sw = 0;
-    $sw += $_ for @$w;
-    my $ssr = sub {
-        my ($u) = @_;
-        my $r = exp($u) - 1;
-        my @d = map { $y->[$_] - log(1 + $r * $g->[$_]) } 0 .. $#$y;
-        my $al = 0;
-        $al += $w->[$_] * $d[$_] for 0 .. $#d;
-        $al /= $sw;
-        my $s = 0;
-        $s += $w->[$_] * ($d[$_] - $al)**2 for 0 .. $#d;
-        return ($s, $al);
-    };
-    my ($a, $b) = (0, $umax);
-    my $gr = (sqrt(5) - 1) / 2;
-    my ($c, $d) = ($b - $gr * ($b - $a), $a + $gr * ($b - $a));
-    my ($fc) = $ssr->($c);
-    my ($fd) = $ssr->($d);
-    for (1 .. 24) {
-        if ($fc < $fd) {
-            ($b, $d, $fd) = ($d, $c, $fc);
-            $c = $b - $gr * ($b - $a);
-            ($fc) = $ssr->($c);
-        } else {
-            ($a, $c, $fc) = ($c, $d, $fd);
-            $d = $a + $gr * ($b - $a);
-            ($fd) = $ssr->($d);
+    my ($y, $w, $g, $u0, $sw) = @_;
+    if (!$sw) { $sw = 0; $sw += $_ for @$w }
+    my $u = $u0 > 0 ? $u0 : 0;
+    my ($s, $al, $d) = _ssr_u($y, $w, $g, $u, $sw);
+    for (1 .. 30) {
+        my $e = exp($u);
+        my $r = $e - 1;
+        my @q = map { $e * $g->[$_] / (1 + $r * $g->[$_]) } 0 .. $#$g;
+        my $qm = 0;
+        $qm += $w->[$_] * $q[$_] for 0 .. $#q;
+        $qm /= $sw;
+        my ($num, $den) = (0, 0);
+        for my $i (0 .. $#q) {
+            $num += $w->[$i] * ($d->[$i] - $al) * $q[$i];
+            $den += $w->[$i] * ($q[$i] - $qm)**2;
         }
+        last unless $den > 0;
+        my $step = $num / $den;
+        $step = 2 if $step > 2;
+        $step = -2 if $step < -2;
+        my $moved = 0;
+        for (1 .. 20) {
+            my $nu = $u + $step;
+            $nu = 0 if $nu < 0;
+            last if abs($nu - $u) < 1e-7;
+            my ($ns, $nal, $nd) = _ssr_u($y, $w, $g, $nu, $sw);
+            if ($ns < $s) {
+                ($u, $s, $al, $d, $moved) = ($nu, $ns, $nal, $nd, abs($step) > 1e-4);
+                last;
+            }
+            $step /= 2;
+        }
+        last unless $moved;
     }
-    my $u = ($a + $b) / 2;
-    my ($s0, $a0) = $ssr->(0);
-    my ($s, $al) = $ssr->($u);
-    return $s0 <= $s ? ($s0, 0, $a0) : ($s, $u, $al);
+    return ($s, $u, $al);
 }
 
 # g_b(x): the Box-Cox growth (x^b - 1)/b (ln x at b = 0), scaled to 0 at the
@@ -258,11 +291,13 @@ sub _g_power {
 # ssr of every b.
 sub _fit_power {
     my ($S, $y, $bs) = @_;
-    my $umax = max(@$y) - min(@$y) + 1;
+    my $u0 = max(0, $y->[-1] - $y->[0]);
+    my $sw = sum(@{ $S->{fw} });
     my $best;
     for my $b (@$bs) {
         my $g = $S->{gcache}{$b} //= _g_power($S->{fx}, $b);
-        my ($s, $u, $al) = _fit_shape($y, $S->{fw}, $g, $umax);
+        my ($s, $u, $al) = _fit_shape($y, $S->{fw}, $g, $S->{ustart}{$b} // $u0, $sw);
+        $S->{ulast}{$b} = $u;
         $best = { b => $b, u => $u, alpha => $al, ssr => $s } if !$best || $s < $best->{ssr} - 1e-15;
     }
     return $best;
@@ -297,7 +332,8 @@ sub _fit_step {
 sub _fit_sat {
     my ($S, $y) = @_;
     my $x = $S->{fx};
-    my $umax = max(@$y) - min(@$y) + 1;
+    my $u0 = max(0, $y->[-1] - $y->[0]);
+    my $sw = sum(@{ $S->{fw} });
     my $best;
     for my $p (1, 2) {
         for my $j (1 .. $#$x - 2) {
@@ -306,7 +342,7 @@ sub _fit_sat {
             my ($h0, $h1) = ($h[0], $h[-1]);
             next unless $h1 > $h0;
             my $g = [ map { ($_ - $h0) / ($h1 - $h0) } @h ];
-            my ($s, $u, $al) = _fit_shape($y, $S->{fw}, $g, $umax);
+            my ($s, $u, $al) = _fit_shape($y, $S->{fw}, $g, $u0, $sw);
             $best = { p => $p, xh => $xh, j => $j, u => $u, alpha => $al, ssr => $s, g => $g, h1 => $h1 }
                 if !$best || $s < $best->{ssr};
         }
@@ -406,7 +442,8 @@ sub verdict {
         $v{reason} = 'no points';
         return _headline(\%v, $B);
     }
-    # The series as the verdict sees it: per bucket its runs' summaries.
+    # The series as the verdict sees it: per bucket its runs' summaries
+    # [level, points], the level being the median (the mean for counts).
     my %S = (count => $B->{count} ? 1 : 0, by_runs => $R >= 3);
     $S{k} = [ map { $_->{k} } @$pooled ];
     $S{cnt} = [ map { $_->{count} } @$pooled ];
@@ -416,20 +453,17 @@ sub verdict {
     for my $r (0 .. $R - 1) {
         for my $e (@{ $B->{per_run}[$r] || [] }) {
             my $i = $at{ $e->{k} };
-            $S{run}[$r][$i] = [ $e->{median}, $e->{mean}, $e->{count} ] if defined $i;
+            $S{run}[$r][$i] = [ $S{count} ? $e->{mean} : $e->{median}, $e->{count} ] if defined $i;
         }
     }
-    if ($S{count}) {    # the level of a count column is its mean
-        for my $r (0 .. $R - 1) { $_ and $_->[0] = $_->[1] for @{ $S{run}[$r] || [] } }
-    }
-    my $lv = _levels(\%S, [ 0 .. $R - 1 ]);
-    my $K = @$lv;
+    my @allruns = (0 .. $R - 1);
+    my $K = @$pooled;
+    my $lv = _levels(\%S, [ map { [$_] } 0 .. $K - 1 ], \@allruns);
     # log levels; an offset keeps a zero (or tiny) level from dominating
     my $top = max(map { $_ // 0 } @$lv);
     my $eps = $S{count} ? 0.5 : ($top > 0 ? $top * 1e-6 : 1);
     $S{eps} = $eps;
     my @y = map { log(($_ // 0) + $eps) } @$lv;
-    my @w = map { my $c = $_ / ($R || 1); $c >= 4 ? 1 : $c / 4 } @{ $S{cnt} };
 
     # Warm-up: leading buckets, within the first half of the log range,
     # above the median of the three buckets that follow them.
@@ -437,8 +471,7 @@ sub verdict {
     my $wu = 0;
     while ($wu + 3 < $K && $S{x}[$wu] <= $half) {
         my $next = median(@y[ $wu + 1 .. $wu + 3 ]);
-        my $tol = $S{count} ? log(1.2) : $WARM_TOL;
-        last unless $y[$wu] > $next + $tol;
+        last unless $y[$wu] > $next + $WARM_TOL;
         $wu++;
     }
     if ($wu) {
@@ -447,14 +480,31 @@ sub verdict {
         $v{warmup} = int($c / ($R || 1) + 0.5);
         $v{warmup_n} = $pooled->[$wu]{n_lo};
     }
-    $S{first} = $wu;
     my @fi = ($wu .. $K - 1);
-    $S{fx} = [ @{ $S{x} }[@fi] ];
-    $S{fw} = [ @w[@fi] ];
-    my @fy = @y[@fi];
-    my $fK = @fi;
     my $fitpts = 0;
     $fitpts += $S{cnt}[$_] for @fi;
+
+    # Groups for the fit: consecutive buckets until each holds 5 points per
+    # run (the thin buckets of small n together; a thin last one joins the
+    # one before).
+    my @groups;
+    my $gc = 0;
+    for my $i (@fi) {
+        push @groups, [] if !@groups || $gc >= 5 * ($R || 1);
+        $gc = 0 if !@{ $groups[-1] };
+        push @{ $groups[-1] }, $i;
+        $gc += $S{cnt}[$i];
+    }
+    if (@groups > 1 && $gc < 5 * ($R || 1)) {
+        my $t = pop @groups;
+        push @{ $groups[-1] }, @$t;
+    }
+    $S{groups} = \@groups;
+    $S{fx} = [ map { my $g = $_; my ($c, $sx) = (0, 0); $c += $S{cnt}[$_], $sx += $S{cnt}[$_] * $S{x}[$_] for @$g; $sx / $c } @groups ];
+    $S{fw} = [ (1) x @groups ];
+    my $glv = _levels(\%S, \@groups, \@allruns);
+    my @fy = map { log(($_ // 0) + $eps) } @$glv;
+    my $fK = @groups;
 
     # Headline regions: from the first kept bucket on and back from the last
     # until each holds $EDGE of the points (and 10 per run).
@@ -464,10 +514,7 @@ sub verdict {
     for my $i (@fi) { push @small, $i; $c += $S{cnt}[$i]; last if $c >= $need }
     $c = 0;
     for my $i (reverse @fi) { unshift @large, $i; $c += $S{cnt}[$i]; last if $c >= $need }
-    $S{small} = \@small;
-    $S{large} = \@large;
-    my $small = _region_level(\%S, $lv, \@small);
-    my $large = _region_level(\%S, $lv, \@large);
+    my ($small, $large) = @{ _levels(\%S, [ \@small, \@large ], \@allruns) };
     $v{small} = { n_lo => $pooled->[ $small[0] ]{n_lo}, n_hi => $pooled->[ $small[-1] ]{n_hi}, value => $small };
     $v{large} = { n_lo => $pooled->[ $large[0] ]{n_lo}, n_hi => $pooled->[ $large[-1] ]{n_hi}, value => $large };
     my $growth = _ratio($large, $small, $eps, $S{count});
@@ -482,8 +529,7 @@ sub verdict {
     if ($R >= 3) {
         for (1 .. $RESAMPLES) {
             my @use = map { int($rand->() * $R) } 1 .. $R;
-            my $l = _levels(\%S, \@use);
-            my ($s, $g) = (_region_level(\%S, $l, \@small), _region_level(\%S, $l, \@large));
+            my ($s, $g) = @{ _levels(\%S, [ \@small, \@large ], \@use) };
             push @gs, _ratio($g, $s, $eps, $S{count}) if defined $s && defined $g;
         }
         $v{interval} = 'runs';
@@ -491,23 +537,26 @@ sub verdict {
         for (1 .. $RESAMPLES) {
             my @s = map { $small[ int($rand->() * @small) ] } @small;
             my @g = map { $large[ int($rand->() * @large) ] } @large;
-            push @gs, _ratio(_region_level(\%S, $lv, \@g), _region_level(\%S, $lv, \@s), $eps, $S{count});
+            my ($ls, $lg) = @{ _levels(\%S, [ \@s, \@g ], \@allruns) };
+            push @gs, _ratio($lg, $ls, $eps, $S{count});
         }
         $v{interval} = 'buckets';
     }
     @gs = sort { $a <=> $b } @gs;
     @v{qw(growth_lo growth_hi)} = @gs ? (quantile(\@gs, 0.025), quantile(\@gs, 0.975)) : ($growth, $growth);
     my $agree = 0;
-    for my $r (0 .. $R - 1) {
-        my $l = _levels(\%S, [$r]);
-        my ($s, $g) = (_region_level(\%S, $l, \@small), _region_level(\%S, $l, \@large));
-        $agree++ if defined $s && defined $g && _ratio($g, $s, $eps, $S{count}) >= $FLAT;
+    {
+        local $S{by_runs} = 1;
+        for my $r (@allruns) {
+            my ($s, $g) = @{ _levels(\%S, [ \@small, \@large ], [$r]) };
+            $agree++ if defined $s && defined $g && _ratio($g, $s, $eps, $S{count}) >= $FLAT;
+        }
     }
     $v{runs_agree} = "$agree of $R";
     $v{reason} = '';
 
     if ($fK < $MIN_BUCKETS) {
-        $v{reason} = sprintf('only %d n buckets after the warm-up (at least %d needed)', $fK, $MIN_BUCKETS);
+        $v{reason} = sprintf('only %d groups of n buckets after the warm-up (at least %d needed)', $fK, $MIN_BUCKETS);
         return _headline(\%v, $B);
     }
     if ($fitpts < $MIN_POINTS) {
@@ -586,17 +635,26 @@ sub verdict {
         return _headline(\%v, $B);
     }
     my $sev = $growth < $MILD ? 'mild' : 'growth';
+    # Bounded shapes (a step, a saturation) do not scale with n: amber,
+    # unless the jump is $ALARM-fold or more (bind's cliff).
+    my $bsev = $growth < $MILD ? 'mild' : $growth >= $ALARM ? 'growth' : 'mild';
     if ($model eq 'step') {
         my $size = exp($st->{a2} - $st->{a1});
-        my $at = _step_at($pooled, $fi[ $st->{s} - 1 ], $fi[ $st->{s} ], $st);
+        my $at = _step_at($pooled, $groups[ $st->{s} ][0], $st);
         $v{step} = { n => $at, size => $size };
-        @v{qw(class severity)} = ('step', $growth < 2 ? 'mild' : $sev);
+        if ($growth < $MILD && log($at + 1) >= 0.5 * log($pooled->[-1]{n_hi} + 1)) {
+            @v{qw(class label severity)} = ('late rise', sprintf('late rise %sx', _fmt_g($growth)), 'mild');
+            $v{reason} = sprintf('a small late rise (a step of %sx at n≈%s) over %s: growth %s', _fmt_g($size),
+                                 _fmt_n($at), $span, $gtxt);
+            return _headline(\%v, $B);
+        }
+        @v{qw(class severity)} = ('step', $bsev);
         $v{label} = sprintf('step %sx at n≈%s', _fmt_g($size), _fmt_n($at));
         $v{reason} = sprintf('a step of %sx at n≈%s over %s; growth %s', _fmt_g($size), _fmt_n($at), $span, $gtxt);
         return _headline(\%v, $B);
     }
     if ($model eq 'sat') {
-        @v{qw(class severity)} = ('saturating', $growth < 2 ? 'mild' : $sev);
+        @v{qw(class severity)} = ('saturating', $bsev);
         $v{label} = sprintf('saturating %sx', _fmt_g($growth));
         $v{reason} = sprintf('rises %sx and levels off after n≈%s over %s; growth %s', _fmt_g($growth),
                              _fmt_n($sat->{xh} - 1), $span, $gtxt);
@@ -607,14 +665,16 @@ sub verdict {
     $v{exponent} = $bx;
     my @bs;
     my $coarse = [ map { $_ / 4 } 0 .. $MAX_B * 4 ];
+    _fit_power(\%S, \@fy, $coarse);
+    $S{ustart} = { %{ $S{ulast} } };
     my $rand2 = _rng(54321);
-    my $nres = int($RESAMPLES / 2);
+    my $nres = $B_RESAMPLES;
     if ($R >= 3) {
         for (1 .. $nres) {
             my @use = map { int($rand2->() * $R) } 1 .. $R;
-            my $l = _levels(\%S, \@use);
-            next if grep { !defined $l->[$_] } @fi;
-            my @ry = map { log($l->[$_] + $eps) } @fi;
+            my $l = _levels(\%S, \@groups, \@use);
+            next if grep { !defined } @$l;
+            my @ry = map { log($_ + $eps) } @$l;
             my $f = _fit_power(\%S, \@ry, $coarse);
             push @bs, $f->{b} if $f->{u} > 0;
         }
@@ -659,7 +719,7 @@ sub _ratio {
 # Where in n a step lies: between the last low bucket and the first high
 # one; inside the first high bucket if its low quantiles are still low.
 sub _step_at {
-    my ($pooled, $i0, $i1, $st) = @_;
+    my ($pooled, $i1, $st) = @_;
     my $e = $pooled->[$i1];
     my $mid = exp(($st->{a1} + $st->{a2}) / 2);
     my @q = ([ 0.1, $e->{p10} ], [ 0.25, $e->{p25} ], [ 0.5, $e->{median} ], [ 0.75, $e->{p75} ], [ 0.9, $e->{p90} ]);
