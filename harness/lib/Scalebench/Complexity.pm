@@ -303,10 +303,12 @@ sub _fit_power {
     return $best;
 }
 
-# A step: y = alpha1 before bucket s, alpha2 from s on (alpha2 > alpha1).
+# A step: y = alpha1 before group s, alpha2 from s on (alpha2 > alpha1),
+# 3 parameters; or with group t between them at a level of its own inside
+# [alpha1, alpha2] (the step falls inside t's buckets, whose medians mix
+# the two levels), 4 parameters. The best by BIC: { s, t, a1, a2, ssr, p, bic }.
 sub _fit_step {
-    my ($y, $w) = @_;
-    my $K = @$y;
+    my ($y, $w, $sw, $K) = @_;
     my @cw = (0);
     my @cy = (0);
     my @cyy = (0);
@@ -316,13 +318,27 @@ sub _fit_step {
         push @cyy, $cyy[-1] + $w->[$i] * $y->[$i]**2;
     }
     my $best;
+    # groups before $s: low; from $e on: high; a group between ($e = $s + 1)
     for my $s (2 .. $K - 1) {
-        my ($w1, $w2) = ($cw[$s], $cw[$K] - $cw[$s]);
-        next unless $w1 > 0 && $w2 > 0;
-        my ($m1, $m2) = ($cy[$s] / $w1, ($cy[$K] - $cy[$s]) / $w2);
-        next unless $m2 > $m1;
-        my $ssr = ($cyy[$s] - $w1 * $m1**2) + ($cyy[$K] - $cyy[$s] - $w2 * $m2**2);
-        $best = { s => $s, a1 => $m1, a2 => $m2, ssr => $ssr } if !$best || $ssr < $best->{ssr};
+        for my $e ($s, $s + 1) {
+            next if $e > $K - 1;
+            my ($w1, $w2) = ($cw[$s], $cw[$K] - $cw[$e]);
+            next unless $w1 > 0 && $w2 > 0;
+            my ($m1, $m2) = ($cy[$s] / $w1, ($cy[$K] - $cy[$e]) / $w2);
+            next unless $m2 > $m1;
+            my $ssr = ($cyy[$s] - $w1 * $m1**2) + ($cyy[$K] - $cyy[$e] - $w2 * $m2**2);
+            my $p = 3;
+            if ($e > $s) {
+                my $yt = $y->[$s];
+                my $c = $yt < $m1 ? $m1 : $yt > $m2 ? $m2 : $yt;
+                $ssr += $w->[$s] * ($yt - $c)**2;
+                $p = 4;
+            }
+            $ssr = 0 if $ssr < 0;
+            my $bic = _bic($ssr, $sw, $K, $p);
+            $best = { s => $s, e => $e, a1 => $m1, a2 => $m2, ssr => $ssr, p => $p, bic => $bic }
+                if !$best || $bic < $best->{bic};
+        }
     }
     return $best;
 }
@@ -581,13 +597,14 @@ sub verdict {
         $m /= $sw;
         $cst += $S{fw}[$_] * ($fy[$_] - $m)**2 for 0 .. $#fy;
     }
-    my $st = _fit_step(\@fy, $S{fw});
+    my $st = _fit_step(\@fy, $S{fw}, $sw, $fK);
     my $sat = _fit_sat(\%S, \@fy);
     my %bic = (const => _bic($cst, $sw, $fK, 1), power => _bic($pw->{ssr}, $sw, $fK, 3));
-    $bic{step} = _bic($st->{ssr}, $sw, $fK, 3) if $st;
+    $bic{step} = $st->{bic} if $st;
     # a saturation must reach its plateau inside the range
     $bic{sat} = _bic($sat->{ssr}, $sw, $fK, 4) if $sat && $sat->{h1} >= 0.8 && $sat->{u} > 0;
     my ($model) = sort { $bic{$a} <=> $bic{$b} } keys %bic;
+    $v{bic} = \%bic if $ENV{SB_DEBUG};
     $v{model} = $model;
     my $fx = $S{fx};
     my @curve;
@@ -595,7 +612,12 @@ sub verdict {
         my $g = _g_power($fx, $pw->{b});
         @curve = map { exp($pw->{alpha} + log(1 + (exp($pw->{u}) - 1) * $g->[$_])) } 0 .. $#$fx;
     } elsif ($model eq 'step') {
-        @curve = map { exp($_ < $st->{s} ? $st->{a1} : $st->{a2}) } 0 .. $#$fx;
+        @curve = map {
+            my $l = $_ < $st->{s} ? $st->{a1} : $_ >= $st->{e} ? $st->{a2} : $fy[$_];
+            $l = $st->{a1} if $l < $st->{a1};
+            $l = $st->{a2} if $l > $st->{a2};
+            exp($l)
+        } 0 .. $#$fx;
     } elsif ($model eq 'sat') {
         @curve = map { exp($sat->{alpha} + log(1 + (exp($sat->{u}) - 1) * $sat->{g}[$_])) } 0 .. $#$fx;
     } else {
@@ -640,7 +662,10 @@ sub verdict {
     my $bsev = $growth < $MILD ? 'mild' : $growth >= $ALARM ? 'growth' : 'mild';
     if ($model eq 'step') {
         my $size = exp($st->{a2} - $st->{a1});
-        my $at = _step_at($pooled, $groups[ $st->{s} ][0], $st);
+        my $mid = exp(($st->{a1} + $st->{a2}) / 2) - $eps;
+        my @cand = (@{ $groups[ $st->{s} ] }, $st->{e} < @groups ? $groups[ $st->{e} ][0] : ());
+        my ($bi) = grep { $pooled->[$_]{median} >= $mid } @cand;
+        my $at = _step_at($pooled, $bi // $cand[0], $st, $mid);
         $v{step} = { n => $at, size => $size };
         if ($growth < $MILD && log($at + 1) >= 0.5 * log($pooled->[-1]{n_hi} + 1)) {
             @v{qw(class label severity)} = ('late rise', sprintf('late rise %sx', _fmt_g($growth)), 'mild');
@@ -719,9 +744,8 @@ sub _ratio {
 # Where in n a step lies: between the last low bucket and the first high
 # one; inside the first high bucket if its low quantiles are still low.
 sub _step_at {
-    my ($pooled, $i1, $st) = @_;
+    my ($pooled, $i1, $st, $mid) = @_;
     my $e = $pooled->[$i1];
-    my $mid = exp(($st->{a1} + $st->{a2}) / 2);
     my @q = ([ 0.1, $e->{p10} ], [ 0.25, $e->{p25} ], [ 0.5, $e->{median} ], [ 0.75, $e->{p75} ], [ 0.9, $e->{p90} ]);
     my $frac = 0;
     for my $j (0 .. $#q) {
