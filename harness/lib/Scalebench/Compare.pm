@@ -126,6 +126,14 @@ sub compare {
             }
             @rs = sort { $a <=> $b } @rs;
             @r{qw(lo hi)} = @rs ? (quantile(\@rs, 0.025), quantile(\@rs, 0.975)) : ($r{ratio}, $r{ratio});
+            # a bootstrap of R units spreads sqrt((R-1)/R) too little:
+            # widen (in log ratio, about the estimate) by the inverse
+            my $units = $byruns ? ($s0->{runs} < $s1->{runs} ? $s0->{runs} : $s1->{runs}) : scalar @$g;
+            if ($units > 1 && $r{lo} > 0 && $r{ratio} > 0) {
+                my $f = sqrt($units / ($units - 1));
+                $r{lo} = $r{ratio} * ($r{lo} / $r{ratio})**$f;
+                $r{hi} = $r{ratio} * ($r{hi} / $r{ratio})**$f;
+            }
             $r{lo} = $r{ratio} if $r{lo} > $r{ratio};
             $r{hi} = $r{ratio} if $r{hi} < $r{ratio};
             $r{significant} = ($r{lo} > 1 || $r{hi} < 1) ? 1 : 0;

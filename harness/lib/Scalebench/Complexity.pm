@@ -560,6 +560,15 @@ sub verdict {
     }
     @gs = sort { $a <=> $b } @gs;
     @v{qw(growth_lo growth_hi)} = @gs ? (quantile(\@gs, 0.025), quantile(\@gs, 0.975)) : ($growth, $growth);
+    # a bootstrap of R runs spreads sqrt((R-1)/R) too little: widen (in log
+    # growth, about the estimate) by the inverse
+    if ($R >= 3 && $growth > 0 && $v{growth_lo} > 0) {
+        my $f = sqrt($R / ($R - 1));
+        $v{growth_lo} = $growth * ($v{growth_lo} / $growth)**$f;
+        $v{growth_hi} = $growth * ($v{growth_hi} / $growth)**$f;
+    }
+    $v{growth_lo} = $growth if $v{growth_lo} > $growth;
+    $v{growth_hi} = $growth if $v{growth_hi} < $growth;
     my $agree = 0;
     {
         local $S{by_runs} = 1;
