@@ -140,12 +140,33 @@ sub buckets {
                 $e->[2] = $a if $a < $e->[2];
                 $e->[3] = $z if $z > $e->[3];
             };
-            for my $i (0 .. $#n) {
+            # Where n ascends (the usual case), the end of each bucket's
+            # stretch is found by bisection and checked by min and max;
+            # elsewhere point by point.
+            my $i = 0;
+            while ($i < @n) {
                 my $x = $n[$i] + 1;
-                next if $x >= $lo && $x < $hi;
-                $flush->($i) if defined $k;
-                $start = $i;
-                ($k, $lo, $hi) = _bucket_of($x);
+                if (!defined $k || $x < $lo || $x >= $hi) {
+                    $flush->($i) if defined $k;
+                    $start = $i;
+                    ($k, $lo, $hi) = _bucket_of($x);
+                }
+                my ($l, $h) = ($i, scalar @n);    # first index at or past hi - 1
+                my $top = $hi - 1;
+                while ($l < $h) {
+                    my $mid = ($l + $h) >> 1;
+                    if ($n[$mid] < $top) { $l = $mid + 1 } else { $h = $mid }
+                }
+                if ($l > $i + 1) {
+                    my @s = @n[ $i .. $l - 1 ];
+                    if (min(@s) + 1 >= $lo && max(@s) + 1 < $hi) {
+                        $i = $l;
+                        next;
+                    }
+                }
+                # not ascending here: point by point to the bucket's end
+                $i++;
+                $i++ while $i < @n && $n[$i] + 1 >= $lo && $n[$i] + 1 < $hi;
             }
             $flush->(scalar @n) if defined $k;
         }
@@ -476,10 +497,10 @@ sub verdict {
     my $K = @$pooled;
     my $lv = _levels(\%S, [ map { [$_] } 0 .. $K - 1 ], \@allruns);
     # log levels; an offset keeps a zero (or tiny) level from dominating
-    my $top = max(map { $_ // 0 } @$lv);
+    my $top = max(0, map { $_ // 0 } @$lv);
     my $eps = $S{count} ? 0.5 : ($top > 0 ? $top * 1e-6 : 1);
     $S{eps} = $eps;
-    my @y = map { log(($_ // 0) + $eps) } @$lv;
+    my @y = map { _lg($_, $eps) } @$lv;
 
     # Warm-up: leading buckets, within the first half of the log range,
     # above the median of the three buckets that follow them.
@@ -519,7 +540,7 @@ sub verdict {
     $S{fx} = [ map { my $g = $_; my ($c, $sx) = (0, 0); $c += $S{cnt}[$_], $sx += $S{cnt}[$_] * $S{x}[$_] for @$g; $sx / $c } @groups ];
     $S{fw} = [ (1) x @groups ];
     my $glv = _levels(\%S, \@groups, \@allruns);
-    my @fy = map { log(($_ // 0) + $eps) } @$glv;
+    my @fy = map { _lg($_, $eps) } @$glv;
     my $fK = @groups;
 
     # Headline regions: from the first kept bucket on and back from the last
@@ -708,7 +729,7 @@ sub verdict {
             my @use = map { int($rand2->() * $R) } 1 .. $R;
             my $l = _levels(\%S, \@groups, \@use);
             next if grep { !defined } @$l;
-            my @ry = map { log($_ + $eps) } @$l;
+            my @ry = map { _lg($_, $eps) } @$l;
             my $f = _fit_power(\%S, \@ry, $coarse);
             push @bs, $f->{b} if $f->{u} > 0;
         }
@@ -739,6 +760,13 @@ sub verdict {
     $v{reason} = sprintf('grows over %s: growth %s; exponent %.2f (95%% interval %.2f..%.2f)',
                          $span, $gtxt, $bx, $v{b_lo}, $v{b_hi});
     return _headline(\%v, $B);
+}
+
+# ln(level + eps); a missing or negative level counts as 0
+sub _lg {
+    my ($l, $eps) = @_;
+    $l = 0 unless defined $l && $l > 0;
+    return log($l + $eps);
 }
 
 sub _ratio {
