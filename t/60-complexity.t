@@ -95,6 +95,19 @@ is(median(), undef, 'median of nothing');
     is($r1->{median}, quantile(\@v1, 0.5), "run 1's median of the bucket");
     is($r1->{count}, 334, "run 1's count in the bucket");
 }
+# n in any order: the same buckets (ascending n takes a faster path)
+{
+    my $rand = rng(11);
+    my @n = (0 .. 2999, map { $_ % 700 } 0 .. 1999);
+    my @y = map { 1000 + $_ + 500 * $rand->() } @n;
+    my @p = 0 .. $#n;
+    for my $i (reverse 1 .. $#p) { my $j = int($rand->() * ($i + 1)); @p[ $i, $j ] = @p[ $j, $i ] }
+    my $sorted = buckets([ [ pack('d*', @n), pack('d*', @y) ] ]);
+    my $mixed = buckets([ [ pack('d*', @n[@p]), pack('d*', @y[@p]) ] ]);
+    my $sum = sub { join ' ', map { "$_->{k}:$_->{count}:$_->{n_lo}:$_->{n_hi}:$_->{median}:$_->{p90}" } @{ $_[0]{pooled} } };
+    is($sum->($mixed), $sum->($sorted), 'shuffled n: the same buckets, counts, n ranges and quantiles');
+}
+
 # a bucket of more than $CAP values: quantiles from a stride sample, close
 {
     my $rand = rng(5);

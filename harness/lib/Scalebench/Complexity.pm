@@ -141,8 +141,9 @@ sub buckets {
                 $e->[3] = $z if $z > $e->[3];
             };
             # Where n ascends (the usual case), the end of each bucket's
-            # stretch is found by bisection and checked by min and max;
-            # elsewhere point by point.
+            # stretch is found by galloping and bisection and checked by its
+            # min and max (a cost in proportion to the stretch); elsewhere
+            # point by point.
             my $i = 0;
             while ($i < @n) {
                 my $x = $n[$i] + 1;
@@ -151,11 +152,17 @@ sub buckets {
                     $start = $i;
                     ($k, $lo, $hi) = _bucket_of($x);
                 }
-                my ($l, $h) = ($i, scalar @n);    # first index at or past hi - 1
-                my $top = $hi - 1;
+                # gallop while the probes stay in the bucket, then bisect
+                my ($bot, $top) = ($lo - 1, $hi - 1);
+                my ($last, $step) = ($i, 1);
+                while ($last + $step < @n && $n[ $last + $step ] >= $bot && $n[ $last + $step ] < $top) {
+                    $last += $step;
+                    $step *= 2;
+                }
+                my ($l, $h) = ($last + 1, $last + $step < @n ? $last + $step : scalar @n);
                 while ($l < $h) {
                     my $mid = ($l + $h) >> 1;
-                    if ($n[$mid] < $top) { $l = $mid + 1 } else { $h = $mid }
+                    if ($n[$mid] >= $bot && $n[$mid] < $top) { $l = $mid + 1 } else { $h = $mid }
                 }
                 if ($l > $i + 1) {
                     my @s = @n[ $i .. $l - 1 ];
