@@ -18,7 +18,7 @@ use Scalebench::Complexity qw(quantile wmedian);
 our @EXPORT_OK = qw(compare);
 
 our $MAX_RANGES = 4;      # n ranges at most (about one per decade)
-our $RESAMPLES  = 1000;   # bootstrap resamples
+our $RESAMPLES  = 400;    # bootstrap resamples
 our $MIN_RUNS   = 3;      # runs on both sides to resample runs
 
 sub _rng {
