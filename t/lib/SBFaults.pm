@@ -14,6 +14,7 @@ use Exporter 'import';
 use File::Find;
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
+use Time::HiRes qw(time);
 use Test::More;
 use SBTest;
 use Scalebench::Result qw(parse_text);
@@ -96,6 +97,7 @@ sub fault_run {
     };
     my $r = run([ @pre, @$cmd ], timeout => $o{timeout} // 60, shell => $shell, during => $during,
         grace => $o{grace} // 3);
+    printf STDERR "# %.1f s: %s\n", time - $start, join(' ', @$cmd) if $ENV{SB_FAULT_TIMES};
     $r->{dir} = $work;
     $r->{signalled} = $sent;
     $r->{parsed} = parse_text($r->{out});
