@@ -30,7 +30,7 @@ my $bad = "$FindBin::Bin/data/badserver";
     my ($port) = $s->{line} =~ /(\d+) vanish$/;
     my $r = fault_run([ $hb, '-c', 200, '-i', 10, '-s', 1, "http://127.0.0.1:$port/" ], timeout => 60);
     expect_end('httpbench, the listener vanishes after 25 connections', $r, exit => 1,
-        end => qr/^failed: (?:(?:sample )?connect\(\) at n=\d+: ECONNREFUSED|request at n=\d+: ECONNRESET)/);
+        end => qr/^failed: (?:(?:sample )?connect\(\) to \S+ port \d+: ECONNREFUSED .* at n=\d+|request at n=\d+: ECONNRESET .*)$/);
     unlike($r->{parsed}{end} // '', qr/listen backlog|somaxconn/, 'not called a listen backlog limit');
     my ($n) = ($r->{parsed}{end} // '') =~ /at n=(\d+)/;
     ok(($n // 0) >= 25, 'after the connections that succeeded') or diag $r->{parsed}{end};

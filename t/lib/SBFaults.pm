@@ -97,7 +97,7 @@ sub fault_run {
     };
     my $r = run([ @pre, @$cmd ], timeout => $o{timeout} // 60, shell => $shell, during => $during,
         grace => $o{grace} // 3);
-    printf STDERR "# %.1f s: %s\n", time - $start, join(' ', @$cmd) if $ENV{SB_FAULT_TIMES};
+    printf STDERR "# %.1f s (at %.1f): %s\n", time - $start, time - $^T, join(" ", @$cmd) if $ENV{SB_FAULT_TIMES};
     $r->{dir} = $work;
     $r->{signalled} = $sent;
     $r->{parsed} = parse_text($r->{out});
