@@ -16,11 +16,13 @@ my %IS_TRAILER = map { $_ => 1 } @TRAILER;
 # parse_text($text) -> hashref:
 #   header  => { key => value }, header_keys => [ keys in order ],
 #   trailer => { rows, wall_s, end }, columns => [..], units => [..],
+#   trailer_extra => { key => value } (trailer lines other than rows,
+#              wall_s and end, after the rows and before "# end:"),
 #   rows    => [ [n, v1, ...], ... ] (missing values stay '-'),
 #   errors  => [ problems found while reading ]
 sub parse_text {
     my ($text) = @_;
-    my %r = (header => {}, header_keys => [], trailer => {}, rows => [],
+    my %r = (header => {}, header_keys => [], trailer => {}, trailer_extra => {}, trailer_extra_keys => [], rows => [],
              columns => [], units => [], errors => []);
     my $lineno = 0;
     my $state = 'header';    # header -> rows -> trailer
@@ -40,8 +42,16 @@ sub parse_text {
                     if exists $r{header}{$k};
                 push @{ $r{header_keys} }, $k unless exists $r{header}{$k};
                 $r{header}{$k} = $v;
+            } elsif (defined $r{trailer}{end}) {
+                push @{ $r{errors} }, "line $lineno: '$k' after the end line";
             } else {
-                push @{ $r{errors} }, "line $lineno: header line '$k' after the rows";
+                # more trailer lines ("# key: value" after the rows, before
+                # "# end:"): kept in trailer_extra, in order
+                push @{ $r{errors} }, "line $lineno: trailer key '$k' given twice"
+                    if exists $r{trailer_extra}{$k};
+                push @{ $r{trailer_extra_keys} }, $k unless exists $r{trailer_extra}{$k};
+                $r{trailer_extra}{$k} = $v;
+                $state = 'trailer';
             }
         } elsif ($line =~ /^#/) {
             push @{ $r{errors} }, "line $lineno: malformed comment line '$line'";
