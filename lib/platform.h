@@ -283,6 +283,11 @@ enum sb_limit_kind {
 };
 void sb_os_limit(enum sb_limit_kind kind, char *out, size_t len);
 
+/* How many memory mappings this process holds (Linux: the lines of
+ * /proc/self/maps, read without allocating); -1 where the OS does not say.
+ * Tells a full map table (vm.max_map_count) from a full address space. */
+long sb_maps_in_use(void);
+
 /* The sysctl names that limit kind is set by on this OS, for docs and the
  * header (e.g. "kern.maxfiles"); "" where no tunable exists. */
 const char *sb_os_limit_names(enum sb_limit_kind kind);
