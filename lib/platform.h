@@ -175,6 +175,18 @@
 #define SB_EPROCLIM (-1)
 #endif
 
+/* RLIMIT_AS (XSI; OpenBSD has none, only RLIMIT_DATA): the address-space
+ * rlimit a failed allocation may have run into. HAVE_RLIMIT_AS 0: the
+ * resource number is RLIMIT_DATA's, never asked for. */
+#include <sys/resource.h>
+#if defined(RLIMIT_AS)
+#define HAVE_RLIMIT_AS 1
+#define SB_RLIMIT_AS RLIMIT_AS
+#else
+#define HAVE_RLIMIT_AS 0
+#define SB_RLIMIT_AS RLIMIT_DATA
+#endif
+
 /* ---- memory ---- */
 /* mincore(): not POSIX. Linux fills unsigned chars; FreeBSD, NetBSD,
  * DragonFly and macOS chars; OpenBSD removed it (7.x). */

@@ -28,7 +28,7 @@
 static int address_space_limit(char *out, size_t len)
 {
 	struct rlimit rl;
-	long long as = RL(RLIMIT_AS), data = RL(RLIMIT_DATA);
+	long long as = HAVE_RLIMIT_AS ? RL(SB_RLIMIT_AS) : -1, data = RL(RLIMIT_DATA);
 	if (as < 0 && data < 0)
 		return 0;
 	if (as >= 0 && data >= 0)
