@@ -13,6 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use SBTest;
 use SBFaults;
+use POSIX ();
 use Test::More;
 
 for my $p (qw(socketbench fdbench acceptbench forkbench herdbench mallocbench pollbench mmapbench
@@ -37,7 +38,7 @@ sub file_over {
 }
 sub tree_over { my $n = shift; sub { my $d = readlink("/proc/$_[0]/cwd") // ''; -d sprintf("%s/tree/%04d", $d, $n) } }
 my $shared_tree = File::Temp::tempdir(CLEANUP => 1) . '/tree';
-system(bin('mktestdata'), '-c', 5000, $shared_tree) == 0 or die "mktestdata failed";
+system(bin('mktestdata'), '-c', 2000, $shared_tree) == 0 or die "mktestdata failed";
 my $tree = sub { symlink($shared_tree, "$_[0]/tree") or die "symlink: $!" };
 
 # program, arguments (each runs well beyond the signal), when it is mid-run
@@ -51,8 +52,8 @@ my @cases = (
     [ 'herdbench', [ '-w', 200, '-r', 20 ], sub { kids_over(5)->(@_) && $_[1] > 1.2 }, only => 'INT' ],
     [ 'herdbench', [ '-w', 200, '-r', 20 ], kids_over(5), only => 'TERM KILL' ],
     [ 'mallocbench', [ '-t', 4, '-n', 1000000000000 ], threads_over(1) ],
-    [ 'pollbench', [ '-n', 10000, '-r', 3000 ], fds_over(1000) ],
-    [ 'manymapbench', [ 'tree' ], fds_over(500), setup => $tree, keep => qr/^tree/ ],
+    [ 'pollbench', [ '-n', 3000, '-r', 3000 ], fds_over(1000) ],
+    [ 'manymapbench', [ 'tree' ], fds_over(300), setup => $tree, keep => qr/^tree/ ],
     [ 'httpbench', [ '-c', 19000, $url ], fds_over(200) ],
     # creating its file: a run that ends short of SIGKILL removes it
     [ 'mmapbench', [ '-s', '1G', 'file' ], file_over('file', 8 << 20) ],
@@ -82,11 +83,12 @@ for my $c (@cases) {
 # it were whole -- it refuses it (exit 2, one line) or makes a whole one --
 # and afterwards nothing but the file is left.
 {
+    my $page = POSIX::sysconf(POSIX::_SC_PAGESIZE()) || 4096;
     my ($kept, $second);
-    my $r = fault_run([ bin('mmapbench'), '-s', '256M', 'file' ], signal => 'KILL', when => file_over('file', 8 << 20),
+    my $r = fault_run([ bin('mmapbench'), '-s', '128M', 'file' ], signal => 'KILL', when => file_over('file', 4 << 20),
         setup => sub { $kept = $_[0] });
-    ok($r->{signalled}, 'mmapbench -s 256M killed while creating its file');
-    my $second_run = fault_run([ bin('mmapbench'), '-s', '256M', 'file' ], keep => qr/^file$/,
+    ok($r->{signalled}, 'mmapbench -s 128M killed while creating its file');
+    my $second_run = fault_run([ bin('mmapbench'), '-s', '128M', 'file' ], keep => qr/^file$/,
         setup => sub { system('cp', '-a', "$kept/.", $_[0]) == 0 or die "cp: $?" });
     my $e = $second_run->{exit} // -1;
     if ($e == 2) {
@@ -94,8 +96,8 @@ for my $c (@cases) {
         like($second_run->{err}, qr/\A[^\n]*file[^\n]*\n\z/, 'in one line naming it');
     } else {
         is($e, 0, 'the next run completes') or diag $second_run->{err};
-        is(scalar @{ $second_run->{parsed}{rows} }, (256 << 20) / (2 * 4096),
-            'over the whole 256 MiB: every other page mapped, none missing');
+        is(scalar @{ $second_run->{parsed}{rows} }, (128 << 20) / (2 * $page),
+            'over the whole 128 MiB: every other page mapped, none missing');
     }
     is_deeply($second_run->{new_files}, [], 'nothing else left behind (no temporary or half-written file)');
 }
@@ -106,12 +108,12 @@ for my $c (@cases) {
 for my $sig ([ 'INT', 'group' ], [ 'TERM', 'process' ], [ 'KILL', 'process' ]) {
     my ($s, $to) = @$sig;
     my $kept;
-    my $r = fault_run([ bin('mktestdata'), '-c', 6000, 'tree' ], signal => $s, to => $to, when => tree_over(20),
+    my $r = fault_run([ bin('mktestdata'), '-c', 4000, 'tree' ], signal => $s, to => $to, when => tree_over(10),
         keep => qr/^tree/, setup => sub { $kept = $_[0] });
     ok($r->{signalled}, "mktestdata, SIG$s: mid-run");
     expect_end("mktestdata, SIG$s", $r, signal => $s, output => 0);
     ok(!-e "$r->{dir}/tree/.mktestdata", "mktestdata, SIG$s: no marker: the tree is not complete");
-    my $again = system(bin('mktestdata'), '-c', 6000, "$r->{dir}/tree");
+    my $again = system(bin('mktestdata'), '-c', 4000, "$r->{dir}/tree");
     is($again, 0, "mktestdata, SIG$s: a second run completes the tree");
     my @odd = grep { !m{^tree(?:/\d{4}(?:/\d{2})?|/\.mktestdata)?$} } files_under($r->{dir});
     is_deeply(\@odd, [], "mktestdata, SIG$s: nothing but the tree's files");
