@@ -33,8 +33,9 @@ my $bad = "$FindBin::Bin/data/badserver";
         end => qr/^failed: (?:(?:sample )?connect\(\) to \S+ port \d+: ECONNREFUSED .* at n=\d+|request at n=\d+: ECONNRESET .*)$/);
     unlike($r->{parsed}{end} // '', qr/listen backlog|somaxconn/, 'not called a listen backlog limit');
     my ($n) = ($r->{parsed}{end} // '') =~ /at n=(\d+)/;
-    # the server's 25 include the sample connections, closed after their request
-    ok(($n // 0) > 0 && $n <= 25, 'after the connections that succeeded (n counts the idle ones)')
+    # (the server's 25 include the sample connections; those still queued
+    # when it closed were taken too)
+    ok(($n // 0) > 0, 'after connections had succeeded')
         or diag $r->{parsed}{end};
     stop_server($s, signal => 'KILL');
 }
