@@ -44,17 +44,19 @@ int main(int argc, char **argv)
 	sb_meta(r, "count", "%lld", count);
 	unsigned nsrc = sb_loopback_sources(r, count);
 	long long soft = sb_raise_nofile(r, 2 * count + 64);
-	long long local_max = soft < 0 ? count : soft - 64;
+	/* Server ends kept here: all but 64 descriptors (stdio, the listener,
+	 * the connection under way, one socket per keeper process), none
+	 * below 64; the rest go to keepers. */
+	long long local_max = soft < 0 ? count : soft > 64 ? soft - 64 : 0;
+	if (local_max > count)
+		local_max = count;
 	sb_meta(r, "method", "one process: non-blocking connect() to 127.0.0.1, poll() on the listening "
 		"socket, accept(); client ends (and server ends past the descriptor limit) held by keeper processes");
-	sb_reserve(r, (size_t)count);
-	int *fds = malloc((size_t)(count < local_max ? count : local_max) * sizeof *fds);
 	struct sb_keeper *kp = sb_keeper_new();
 	long long held = 0, made = 0;
-	if (!fds) {
-		sb_fail(r, 0, "malloc()");
-		return sb_finish(r);
-	}
+	int *fds = sb_alloc(r, (size_t)local_max, sizeof *fds, "descriptors"), lfd = -1;
+	if (!fds || sb_reserve(r, (size_t)count) != 0)
+		goto out;
 
 	/* The listener: 127.0.0.1, a free port, the deepest backlog allowed
 	 * (every kernel clamps INT_MAX to its maximum). */
@@ -63,7 +65,8 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), fl;
+	int fl;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, INT_MAX) != 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0 || (fl = fcntl(lfd, F_GETFL)) < 0 ||
 	    fcntl(lfd, F_SETFL, fl | O_NONBLOCK) != 0) {
@@ -130,7 +133,7 @@ int main(int argc, char **argv)
 			e = errno;
 		close(s);
 		if (e) {
-			sb_stop(r, "keeping the connection in a keeper process", n + 1, e, NULL);
+			sb_stop(r, sb_keep_call(kp), n + 1, e, NULL);
 			break;
 		}
 	}

@@ -39,12 +39,11 @@ int main(int argc, char **argv)
 	sb_meta(r, "count", "%lld", count);
 	sb_meta(r, "file", "open(\"%s\", O_RDONLY) for every descriptor", path);
 	sb_raise_nofile(r, count);
-	int *fds = malloc((size_t)count * sizeof *fds);
-	if (!fds) {
-		sb_fail(r, 0, "malloc() of %lld descriptors", count);
+	int *fds = sb_alloc(r, (size_t)count, sizeof *fds, "descriptors");
+	if (!fds || sb_reserve(r, (size_t)count) != 0) {
+		free(fds);
 		return sb_finish(r);
 	}
-	sb_reserve(r, (size_t)count);
 
 	/* Phase 1 (append): open() count times; there is never a hole, so
 	 * each new descriptor is the one after the highest (or after one the

@@ -211,10 +211,10 @@ int main(int argc, char **argv)
 	sb_limit_text("fork()", EAGAIN, lim, sizeof lim);
 	sb_meta(r, "process_limits", "%s", lim);
 
-	pid_t *kids = malloc((size_t)count * sizeof *kids);
+	pid_t *kids = sb_alloc(r, (size_t)count, sizeof *kids, "pids");
 	int rep[2], life[2];
-	if (!kids) {
-		sb_fail(r, 0, "malloc() of %lld pids", count);
+	if (!kids || sb_reserve(r, (size_t)count) != 0) {
+		free(kids);
 		return sb_finish(r);
 	}
 	if (pipe(life) != 0 || fcntl(life[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(life[1], F_SETFD, FD_CLOEXEC) != 0) {
@@ -231,7 +231,6 @@ int main(int argc, char **argv)
 	char ppid[24];
 	snprintf(ppid, sizeof ppid, "%ld", (long)me);
 	char *cargv[] = {(char *)BENCH, (char *)"-C", ppid, NULL};
-	sb_reserve(r, (size_t)count);
 
 	/* Phase 1: start a child, time until its byte is read; n = children
 	 * alive before it. The children stay alive. Each child gets a report

@@ -337,9 +337,15 @@ static int add_waiters(struct sb *r, const struct herd *h, pid_t *pids, long lon
 			return -1;
 		}
 		if (p == 0) {
-			signal(SIGINT, SIG_DFL);
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGHUP, SIG_DFL);
+			/* The signals that interrupt the run are the benchmark's:
+			 * Ctrl-C reaches the whole process group, and a waiter
+			 * dying of it first would look like a waiter failing.
+			 * Waiters end when the benchmark kills them (reap_all),
+			 * or when it dies (parent-death signal, else the check
+			 * every second). */
+			signal(SIGINT, SIG_IGN);
+			signal(SIGTERM, SIG_IGN);
+			signal(SIGHUP, SIG_IGN);
 			if (sb_die_with_parent(SIGKILL) != 0) {
 				/* no such call here: look every second */
 				struct sigaction sa;
@@ -457,14 +463,16 @@ int main(int argc, char **argv)
 		: "returns of the waiters from their blocking call (the OS does not count sleeps)");
 	sb_meta(r, "quiet_ms", "%d (a round ends when no waiter woke for this long)", QUIET_MS);
 	sb_raise_nproc(r, maxw);
-	sb_reserve(r, (size_t)(rounds * 40));
 
 	h.sh = sb_shared(sizeof *h.sh);
-	pid_t *pids = malloc((size_t)maxw * sizeof *pids);
+	if (!h.sh)
+		sb_stop(r, "mmap() of the shared counters", 0, errno, NULL);
+	pid_t *pids = h.sh ? sb_alloc(r, (size_t)maxw, sizeof *pids, "pids") : NULL;
 	long long npids = 0;
-	if (!h.sh || !pids) {
-		sb_fail(r, 0, "%s of the shared counters", h.sh ? "malloc()" : "mmap()");
+	if (!pids || sb_reserve(r, (size_t)(rounds * 40)) != 0) {
 		free(pids);
+		if (h.sh)
+			munmap(h.sh, sizeof *h.sh);
 		return sb_finish(r);
 	}
 	make_listener(r, &h);

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,16 +95,45 @@ fail:;
 	return -1;
 }
 
-/* Ends the run at a failed connect(). */
+/* Ends the run at a failed connect(). A refused connection after others
+ * succeeded is a failure, not a limit: a full listen backlog drops SYNs
+ * (ETIMEDOUT) unless the kernel is told to refuse them instead (Linux
+ * net.ipv4.tcp_abort_on_overflow=1); otherwise the listener went away. */
 static void connect_failed(struct sb *r, const char *call, uint64_t n, int err, const char *addr, const char *port)
 {
+	char v[16];
+	int refuses_on_overflow = sb_sysctl("net.ipv4.tcp_abort_on_overflow", v, sizeof v) == 0 && atoi(v) != 0;
 	if (err == ETIMEDOUT)
 		sb_stop_limit(r, call, n, err, "no connection within 10 s: the server's listen backlog is full "
 			      "or it stopped accepting");
 	else if (err == ECONNREFUSED && n == 0)
 		sb_fail(r, n, "%s to %s port %s: ECONNREFUSED (nothing listens there)", call, addr, port);
+	else if (err == ECONNREFUSED && !refuses_on_overflow)
+		sb_fail(r, n, "%s to %s port %s: ECONNREFUSED (the server stopped listening after %llu "
+			"connections had succeeded)", call, addr, port, (unsigned long long)n);
 	else
 		sb_stop(r, call, n, err, NULL);
+}
+
+/* One request's deadline: SIGALRM TIMEOUT_MS after it starts (armed before
+ * the timed window, disarmed after it, so no call is added inside), which
+ * interrupts a blocked send() or read() however slowly the server drips its
+ * answer; SO_RCVTIMEO alone bounds each read, not the request. */
+static volatile sig_atomic_t request_late;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	request_late = 1;
+}
+
+static void request_deadline(int on)
+{
+	struct itimerval it;
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_sec = on ? TIMEOUT_MS / 1000 : 0;
+	request_late = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 /* Finds header name in the head [h, end): its value, or NULL. */
@@ -132,8 +162,10 @@ static int request(int fd, const char *req, size_t reqlen, char *buf, char *serv
 	size_t off = 0, have = 0;
 	while (off < reqlen) {
 		ssize_t w = send(fd, req + off, reqlen - off, SB_MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR && !request_late && !sb_interrupted())
+			continue;
 		if (w < 0) {
-			int e = errno;
+			int e = request_late ? EAGAIN : errno;
 			snprintf(why, sizeof why, "send(): %s", strerror(e));
 			errno = e == EAGAIN || e == EWOULDBLOCK ? ETIMEDOUT : e;
 			return -1;
@@ -144,10 +176,13 @@ static int request(int fd, const char *req, size_t reqlen, char *buf, char *serv
 	int closes = 0;
 	for (;;) {
 		ssize_t n = read(fd, buf + have, HEAD_MAX - 1 - have);
+		if (n < 0 && errno == EINTR && !request_late && !sb_interrupted())
+			continue;
 		if (n < 0) {
-			int e = errno;
+			int e = request_late ? EAGAIN : errno;
 			if (e == EAGAIN || e == EWOULDBLOCK)
-				snprintf(why, sizeof why, "no response within %d s", TIMEOUT_MS / 1000);
+				snprintf(why, sizeof why, "no complete response within %d s (%zu bytes came)",
+					 TIMEOUT_MS / 1000, have + (size_t)(got > 0 ? got : 0));
 			else
 				snprintf(why, sizeof why, "read(): %s", strerror(e));
 			errno = e == EAGAIN || e == EWOULDBLOCK ? ETIMEDOUT : e;
@@ -331,13 +366,18 @@ static void take_sample(struct load *l, uint64_t n)
 				       l->port);
 			break;
 		}
+		request_deadline(1);
 		sb_tick t0 = sb_ticks();
 		int rc = request(sfd, l->req, l->reqlen, l->buf, l->server, sizeof l->server);
 		sb_tick t1 = sb_ticks();
+		int e = errno;
+		request_deadline(0);
+		errno = e;
 		if (rc < 0) {
 			if (errno == ETIMEDOUT)
-				sb_stop_limit(l->r, "request", n, errno, "no response within 10 s: the server "
-					      "is not serving more connections (its descriptor limit?) or stalled");
+				sb_stop_limit(l->r, "request", n, errno, "no response within 10 s for the whole "
+					      "request: the server is not serving more connections (its descriptor "
+					      "limit?) or stalled");
 			else if (errno)
 				sb_stop(l->r, "request", n, errno, why);
 			else
@@ -379,7 +419,7 @@ static int open_idle(struct load *l, uint64_t n)
 	int rc = sb_keep(l->kp, fd), e = errno;
 	close(fd);
 	if (rc != 0) {
-		sb_stop(l->r, "keeping the connection in a keeper process", n, e, NULL);
+		sb_stop(l->r, sb_keep_call(l->kp), n, e, NULL);
 		return -1;
 	}
 	return 0;
@@ -424,19 +464,26 @@ int main(int argc, char **argv)
 		sb_meta(r, "sources", "one address, chosen by the kernel, as is the port");
 	long long soft = sb_raise_nofile(r, count + 64);
 
+	/* Connections held here: all but 64 descriptors (stdio, the sample
+	 * connection, one socket per keeper process), none below 64; the rest
+	 * go to keeper processes. */
+	long long local_max = soft < 0 ? count : soft > 64 ? soft - 64 : 0;
 	struct load l = {
 		.r = r, .ck = sb_clock(r), .addr = addr, .port = u.port, .samples = samples, .keep = keep,
-		.local_max = soft < 0 ? count : soft - 64,   /* the rest go to keeper processes */
-		.req = malloc(strlen(u.path) + strlen(u.host) + 200), .buf = malloc(HEAD_MAX),
-		.fds = malloc((size_t)count * sizeof *l.fds), .kp = sb_keeper_new(),
+		.local_max = local_max < count ? local_max : count, .kp = sb_keeper_new(),
 	};
-	if (!l.req || !l.buf || !l.fds) {
-		sb_fail(r, 0, "malloc()");
-		return sb_finish(r);
-	}
-	l.reqlen = (size_t)sprintf(l.req, "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: scalebench-httpbench\r\n%s\r\n",
-				   u.path, (int)u.alen, u.auth, keep ? "" : "Connection: close\r\n");
-	sb_reserve(r, (size_t)(count + points * samples));
+	l.req = sb_alloc(r, strlen(u.path) + strlen(u.host) + 200, 1, "the request");
+	l.buf = l.req ? sb_alloc(r, HEAD_MAX, 1, "the response") : NULL;
+	l.fds = l.buf ? sb_alloc(r, (size_t)l.local_max, sizeof *l.fds, "descriptors") : NULL;
+	if (l.fds && sb_reserve(r, (size_t)(count + points * samples)) == 0)
+		l.reqlen = (size_t)sprintf(l.req, "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: "
+					   "scalebench-httpbench\r\n%s\r\n", u.path, (int)u.alen, u.auth,
+					   keep ? "" : "Connection: close\r\n");
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;       /* no SA_RESTART: the blocked call returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
 
 	/* ---- measure: every interval connections a sample, then one more idle
 	 * connection, until count are open ---- */
@@ -450,6 +497,17 @@ int main(int argc, char **argv)
 	/* ---- print ---- */
 	sb_meta(r, "connections_held", "%lld in this process, %lld in %d keeper process%s", l.held,
 		sb_kept(l.kp), sb_keepers(l.kp), sb_keepers(l.kp) == 1 ? "" : "es");
+	/* Were the idle connections still open at the end? A server with an
+	 * idle timeout closes them (readable: end of file), and then n was not
+	 * what it says. Those held here are looked at (after measuring). */
+	long long gone = 0;
+	for (long long i = 0; i < l.held; i++) {
+		struct pollfd p = { l.fds[i], POLLIN, 0 };
+		gone += poll(&p, 1, 0) > 0;
+	}
+	if (gone)
+		sb_fail(r, (uint64_t)count, "the server closed %lld of the %lld idle connections held here "
+			"(an idle timeout? tools/httpd keeps them with -t 0)", gone, l.held);
 	sb_meta(r, "server", "%s", l.server[0] ? l.server : "(no Server header)");
 	sb_meta(r, "slow_over_200ms", "connect %lld, request %lld (kept as measured: probable SYN or data "
 		"retransmits)", l.slow_connect, l.slow_request);

@@ -132,15 +132,17 @@ int main(int argc, char **argv)
 	sb_raise_nproc(r, maxt);
 	size_t shlen = sizeof *sh + (size_t)maxt * sizeof sh->elapsed[0];
 	sh = sb_shared(shlen);
-	pthread_t *tids = malloc((size_t)maxt * sizeof *tids);
-	pid_t *pids = malloc((size_t)maxt * sizeof *pids);
-	if (!sh || !tids || !pids) {
-		sb_fail(r, 0, "%s for %lld workers", sh ? "malloc()" : "mmap()", maxt);
+	if (!sh)
+		sb_stop(r, "mmap() of the memory shared with the workers", 0, errno, NULL);
+	pthread_t *tids = sh ? sb_alloc(r, (size_t)maxt, sizeof *tids, "thread ids") : NULL;
+	pid_t *pids = tids ? sb_alloc(r, (size_t)maxt, sizeof *pids, "pids") : NULL;
+	if (!pids || sb_reserve(r, (size_t)maxt * 8) != 0) {
 		free(tids);
 		free(pids);
+		if (sh)
+			munmap(sh, shlen);
 		return sb_finish(r);
 	}
-	sb_reserve(r, (size_t)maxt * 8);
 	char wall_t[2048] = "", wall_p[2048] = "";
 	pid_t me = getpid();
 

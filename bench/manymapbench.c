@@ -62,13 +62,12 @@ int main(int argc, char **argv)
 		sb_meta(r, "map_limit", "%s", ml);
 	sb_raise_nofile(r, count);
 
-	char (*path)[32] = malloc((size_t)count * sizeof *path);
-	size_t *len = malloc((size_t)count * sizeof *len);
-	int *fds = malloc((size_t)count * sizeof *fds);
-	void **maps = malloc((size_t)count * sizeof *maps);
-	if (!path || !len || !fds || !maps)
-		sb_fail(r, 0, "malloc() for %lld files", count);
-	sb_reserve(r, (size_t)count);
+	char (*path)[32] = sb_alloc(r, (size_t)count, sizeof *path, "file names");
+	size_t *len = path ? sb_alloc(r, (size_t)count, sizeof *len, "file lengths") : NULL;
+	int *fds = len ? sb_alloc(r, (size_t)count, sizeof *fds, "descriptors") : NULL;
+	void **maps = fds ? sb_alloc(r, (size_t)count, sizeof *maps, "mapping addresses") : NULL;
+	if (maps)
+		sb_reserve(r, (size_t)count);   /* on failure the run has ended: nothing below runs */
 
 	/* Set up: read every file once, so that all are in the page cache,
 	 * and count how many of their pages are resident. */

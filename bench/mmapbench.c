@@ -6,8 +6,10 @@
  */
 #include "files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,33 @@ static const char usage[] =
 	"            (default 200M; K, M, G, T are powers of 1024: 200M = 209715200)\n"
 	"FILE is read once (into the page cache) before anything is measured.\n"
 	"Rows: n mmap_ns touch_ns, n = mappings (touched pages) that existed before.\n";
+
+/* FILE is written under a name of its own, FILE.part.PID, and renamed to
+ * FILE only when whole: so FILE is never half-written, and what a killed run
+ * leaves is FILE.part.PID. Removes those whose process is gone. */
+static void remove_dead_parts(const char *me, const char *path)
+{
+	char dir[4096], full[8192];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base);
+	snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		const char *p = e->d_name;
+		if (strncmp(p, base, blen) != 0 || strncmp(p + blen, ".part.", 6) != 0 || !p[blen + 6] ||
+		    strspn(p + blen + 6, "0123456789") != strlen(p + blen + 6))
+			continue;
+		long pid = atol(p + blen + 6);
+		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;   /* its run may still be writing it */
+		snprintf(full, sizeof full, "%s/%s", dir, p);
+		if (unlink(full) == 0)
+			fprintf(stderr, "%s: removed %s, the unfinished file of a run that was killed\n", me, full);
+	}
+	if (d)
+		closedir(d);
+}
 
 int main(int argc, char **argv)
 {
@@ -66,10 +95,13 @@ int main(int argc, char **argv)
 		sb_usage_error(me, "%s: %lld bytes hold %lld mappings of every other %lld-byte page; "
 			       "%lld need at least %lld bytes", path, bytes, room, ps, want, 2 * (want - 1) * ps + 1);
 	}
+	char part[4200];
 	if (fd < 0) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+		remove_dead_parts(me, path);
+		snprintf(part, sizeof part, "%s.part.%ld", path, (long)getpid());
+		fd = open(part, O_RDWR | O_CREAT | O_EXCL, 0644);
 		if (fd < 0)
-			sb_usage_error(me, "cannot create %s: %s", path, strerror(errno));
+			sb_usage_error(me, "cannot create %s: %s", part, strerror(errno));
 		created = 1;
 	}
 
@@ -83,13 +115,12 @@ int main(int argc, char **argv)
 	if (ml[0])
 		sb_meta(r, "map_limit", "%s", ml);
 
-	/* Set up: write FILE if this run created it (removed again should that
-	 * fail), flush it to disk so no writeback runs while measuring. */
+	/* Set up: write FILE if this run created it (as FILE.part.PID, renamed
+	 * to FILE when whole, removed should anything fail), flush it to disk so
+	 * no writeback runs while measuring. */
 	if (created) {
 		enum { CHUNK = 1 << 20 };
-		char *buf = malloc(CHUNK);
-		if (!buf)
-			sb_fail(r, 0, "malloc() of a %d-byte write buffer", CHUNK);
+		char *buf = sb_alloc(r, CHUNK, 1, "a write buffer");
 		for (int i = 0; buf && i < CHUNK; i++)
 			buf[i] = i % 64 == 63 ? '\n' : (char)('a' + i % 26);
 		for (long long done = 0; buf && done < bytes && !sb_ended(r);) {
@@ -105,8 +136,10 @@ int main(int argc, char **argv)
 		free(buf);
 		if (!sb_ended(r) && fsync(fd) != 0)
 			sb_stop(r, "fsync() creating FILE", 0, errno, NULL);
-		if (sb_ended(r) && unlink(path) != 0)
-			fprintf(stderr, "%s: removing the unfinished %s: %s\n", me, path, strerror(errno));
+		if (!sb_ended(r) && rename(part, path) != 0)
+			sb_stop(r, "rename() of the whole FILE into place", 0, errno, NULL);
+		if (sb_ended(r) && unlink(part) != 0)
+			fprintf(stderr, "%s: removing the unfinished %s: %s\n", me, part, strerror(errno));
 		if (!sb_ended(r) && lseek(fd, 0, SEEK_SET) != 0)
 			sb_stop(r, "lseek()", 0, errno, NULL);
 	}
@@ -130,10 +163,9 @@ int main(int argc, char **argv)
 				errno == ENOSYS ? "no mincore() on this OS" : strerror(errno));
 	}
 
-	void **maps = malloc((size_t)count * sizeof *maps);
-	if (!maps)
-		sb_fail(r, 0, "malloc() of %lld mapping addresses", count);
-	sb_reserve(r, (size_t)count);
+	void **maps = sb_ended(r) ? NULL : sb_alloc(r, (size_t)count, sizeof *maps, "mapping addresses");
+	if (maps)
+		sb_reserve(r, (size_t)count);   /* on failure the run has ended: nothing below runs */
 
 	/* Phase 1: mmap() page 2*i, n = mappings that already exist. */
 	long long made = 0;

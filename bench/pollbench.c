@@ -131,11 +131,9 @@ static long long make_pool(struct sb *r, long long maxn, struct pool *p)
 {
 	memset(p, 0, sizeof *p);
 	p->peer = -1;
-	p->fd = malloc((size_t)maxn * sizeof *p->fd);
-	if (!p->fd) {
-		sb_fail(r, 0, "malloc() for %lld descriptors", maxn);
-		return 0;
-	}
+	p->fd = sb_alloc(r, (size_t)maxn, sizeof *p->fd, "descriptors");
+	if (!p->fd)
+		return 0;       /* the run has stopped: nothing is measured */
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
 		sb_stop(r, "socketpair()", 0, errno, NULL);
@@ -303,7 +301,8 @@ int main(int argc, char **argv)
 	struct pool p;
 	long long top = make_pool(r, a.maxn, &p);
 	sb_meta(r, "max_watched", "%lld", top);
-	sb_reserve(r, (size_t)(10 * 8 + 2) * (size_t)a.reps);
+	if (sb_reserve(r, (size_t)(10 * 8 + 2) * (size_t)a.reps) != 0)
+		top = 0;        /* no room for the samples: nothing is measured */
 
 	/* For each N: the active descriptor to its place, then every
 	 * mechanism in turn on the same descriptors, rows shared. */

@@ -38,12 +38,11 @@ int main(int argc, char **argv)
 	sb_meta(r, "family", "%s", v6 ? "inet6, IPV6_V6ONLY set, bound to ::1 port 0"
 				     : "inet, bound to 127.0.0.1 port 0");
 	sb_raise_nofile(r, count);
-	int *fds = malloc((size_t)count * sizeof *fds);
-	if (!fds) {
-		sb_fail(r, 0, "malloc() of %lld descriptors", count);
+	int *fds = sb_alloc(r, (size_t)count, sizeof *fds, "descriptors");
+	if (!fds || sb_reserve(r, (size_t)count) != 0) {
+		free(fds);
 		return sb_finish(r);
 	}
-	sb_reserve(r, (size_t)count);
 
 	struct sockaddr_storage ss;
 	socklen_t sslen;

@@ -60,6 +60,7 @@ struct sb_keeper {
 	pid_t *pid;
 	int n;            /* keepers started; the last one is filled */
 	long long kept;
+	const char *failed;   /* the call that failed last (sb_keep_call) */
 };
 
 struct sb_keeper *sb_keeper_new(void)
@@ -145,9 +146,22 @@ static void keeper_main(int s)
 static int keeper_start(struct sb_keeper *k)
 {
 	int sv[2];
+	/* room for its entry first: nothing can fail once it runs */
+	int *sock = realloc(k->sock, (size_t)(k->n + 1) * sizeof *k->sock);
+	if (sock)
+		k->sock = sock;
+	pid_t *pid = sock ? realloc(k->pid, (size_t)(k->n + 1) * sizeof *k->pid) : NULL;
+	if (!pid) {
+		k->failed = "malloc() for a keeper process";
+		errno = ENOMEM;
+		return -1;
+	}
+	k->pid = pid;
+	k->failed = "socketpair() for a keeper process";
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
 		return -1;
 	fflush(NULL);
+	k->failed = "fork() of a keeper process";
 	pid_t p = fork();
 	if (p < 0) {
 		int e = errno;
@@ -159,8 +173,6 @@ static int keeper_start(struct sb_keeper *k)
 	if (p == 0)
 		keeper_main(sv[1]);
 	close(sv[1]);
-	k->sock = xalloc(k->sock, (size_t)(k->n + 1) * sizeof *k->sock);
-	k->pid = xalloc(k->pid, (size_t)(k->n + 1) * sizeof *k->pid);
 	k->sock[k->n] = sv[0];
 	k->pid[k->n++] = p;
 	return 0;
@@ -185,10 +197,12 @@ int sb_keep(struct sb_keeper *k, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof fd);
 		ssize_t w;
+		k->failed = "sendmsg() to a keeper process";
 		while ((w = sendmsg(s, &m, 0)) < 0 && errno == EINTR && !sb_interrupted())
 			;
 		if (w != 1)
 			return -1;
+		k->failed = "read() of a keeper process's reply";
 		ssize_t got;
 		while ((got = read(s, &reply, 1)) < 0 && errno == EINTR && !sb_interrupted())
 			;
@@ -202,10 +216,16 @@ int sb_keep(struct sb_keeper *k, int fd)
 			return 0;
 		}
 		if (fresh) {
+			k->failed = "a fresh keeper process taking the descriptor";
 			errno = EMFILE;
 			return -1;
 		}
 	}
+}
+
+const char *sb_keep_call(const struct sb_keeper *k)
+{
+	return k->failed ? k->failed : "keeping a descriptor in a keeper process";
 }
 
 void sb_keeper_end(struct sb_keeper *k)

@@ -42,6 +42,11 @@ struct sb_keeper *sb_keeper_new(void);
  * or -1 with errno (EMFILE: a fresh keeper could not take it either). */
 int sb_keep(struct sb_keeper *k, int fd);
 
+/* What the last failing sb_keep() failed in, to name it in sb_stop(): e.g.
+ * "fork() of a keeper process" (EAGAIN there is RLIMIT_NPROC),
+ * "socketpair() for a keeper process" (EMFILE: this process's own limit). */
+const char *sb_keep_call(const struct sb_keeper *k);
+
 /* How many keeper processes there are and how many descriptors they hold. */
 int sb_keepers(const struct sb_keeper *k);
 long long sb_kept(const struct sb_keeper *k);

@@ -275,6 +275,25 @@ void sb_os_limit(enum sb_limit_kind kind, char *out, size_t len)
 #endif
 }
 
+long sb_maps_in_use(void)
+{
+#if defined(__linux__)
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096];
+	long lines = 0;
+	ssize_t got;
+	while ((got = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < got; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return got < 0 ? -1 : lines;
+#else
+	return -1;
+#endif
+}
+
 /* ======================= sockets ======================= */
 int sb_reuseport(int fd, const char **name)
 {

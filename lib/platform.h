@@ -175,6 +175,18 @@
 #define SB_EPROCLIM (-1)
 #endif
 
+/* RLIMIT_AS (XSI; OpenBSD has none, only RLIMIT_DATA): the address-space
+ * rlimit a failed allocation may have run into. HAVE_RLIMIT_AS 0: the
+ * resource number is RLIMIT_DATA's, never asked for. */
+#include <sys/resource.h>
+#if defined(RLIMIT_AS)
+#define HAVE_RLIMIT_AS 1
+#define SB_RLIMIT_AS RLIMIT_AS
+#else
+#define HAVE_RLIMIT_AS 0
+#define SB_RLIMIT_AS RLIMIT_DATA
+#endif
+
 /* ---- memory ---- */
 /* mincore(): not POSIX. Linux fills unsigned chars; FreeBSD, NetBSD,
  * DragonFly and macOS chars; OpenBSD removed it (7.x). */
@@ -282,6 +294,11 @@ enum sb_limit_kind {
 	SB_LIMIT_BACKLOG,       /* the listen backlog cap (ECONNREFUSED) */
 };
 void sb_os_limit(enum sb_limit_kind kind, char *out, size_t len);
+
+/* How many memory mappings this process holds (Linux: the lines of
+ * /proc/self/maps, read without allocating); -1 where the OS does not say.
+ * Tells a full map table (vm.max_map_count) from a full address space. */
+long sb_maps_in_use(void);
 
 /* The sysctl names that limit kind is set by on this OS, for docs and the
  * header (e.g. "kern.maxfiles"); "" where no tunable exists. */

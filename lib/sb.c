@@ -21,28 +21,89 @@
 /* ======================= naming a limit =======================
  * Which limit a failing call ran into, with the values in force now. The
  * rlimits are POSIX; the tunables behind them are the OS's (sb_os_limit). */
+#define RL(res) (getrlimit(res, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long long)rl.rlim_cur : -1LL)
+
+/* The rlimits that bound the address space, where one is set: "RLIMIT_AS=N"
+ * and/or "RLIMIT_DATA=N" (bytes). 0 when neither is. */
+static int address_space_limit(char *out, size_t len)
+{
+	struct rlimit rl;
+	long long as = HAVE_RLIMIT_AS ? RL(SB_RLIMIT_AS) : -1, data = RL(RLIMIT_DATA);
+	if (as < 0 && data < 0)
+		return 0;
+	if (as >= 0 && data >= 0)
+		snprintf(out, len, "RLIMIT_AS=%lld, RLIMIT_DATA=%lld", as, data);
+	else if (as >= 0)
+		snprintf(out, len, "RLIMIT_AS=%lld", as);
+	else
+		snprintf(out, len, "RLIMIT_DATA=%lld", data);
+	return 1;
+}
+
+/* Memory ran out (ENOMEM from mmap(), malloc(), a reservation): the map
+ * count when this process holds about as many mappings as the OS allows,
+ * else the address-space rlimit when one is set, else memory itself. */
+static void memory_limit(const char *call, char *out, size_t len)
+{
+	char os[384], names[128], val[64];
+	long maps = sb_maps_in_use();
+	long long max = -1;
+	snprintf(names, sizeof names, "%s", sb_os_limit_names(SB_LIMIT_MAPS));
+	names[strcspn(names, " ")] = 0;
+	if (names[0] && sb_sysctl(names, val, sizeof val) == 0)
+		max = atoll(val);
+	if (maps >= 0 && max > 0 && maps + 16 >= max) {
+		sb_os_limit(SB_LIMIT_MAPS, os, sizeof os);
+		snprintf(out, len, "%s", os);
+	} else if (address_space_limit(out, len)) {
+		return;
+	} else if (maps < 0 && strstr(call, "mmap")) {
+		sb_os_limit(SB_LIMIT_MAPS, os, sizeof os);
+		snprintf(out, len, "memory or map entries%s%s", os[0] ? ", " : "", os);
+	} else {
+		snprintf(out, len, "memory");
+	}
+}
+
+/* pthread_create() says EAGAIN both when RLIMIT_NPROC is reached and when
+ * there is no room for the thread's stack: nonzero when a stack-sized
+ * mapping cannot be made now (the address space is full). */
+static int no_room_for_a_stack(void)
+{
+	struct rlimit rl;
+	size_t size = 8u << 20;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 0 &&
+	    rl.rlim_cur < ((rlim_t)1 << 30))
+		size = (size_t)rl.rlim_cur;
+	void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | SB_MAP_ANON, -1, 0);
+	if (p == MAP_FAILED)
+		return errno == ENOMEM;
+	munmap(p, size);
+	return 0;
+}
+
 static void name_limit(const char *call, int err, char *out, size_t len)
 {
 	char os[384];
 	struct rlimit rl;
-#define RL(res) (getrlimit(res, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long long)rl.rlim_cur : -1LL)
-	int is_fork = strncmp(call, "fork", 4) == 0 || strncmp(call, "vfork", 5) == 0 ||
-		      strncmp(call, "posix_spawn", 11) == 0 || strncmp(call, "pthread_create", 14) == 0;
+	/* the call text may say more ("fork() of a keeper process") */
+	int is_thread = strstr(call, "pthread_create") != NULL;
+	int is_fork = is_thread || strstr(call, "fork()") || strstr(call, "vfork") || strstr(call, "posix_spawn");
 	if (err == EMFILE) {
 		snprintf(out, len, "RLIMIT_NOFILE=%lld", RL(RLIMIT_NOFILE));
 	} else if (err == ENFILE) {
 		sb_os_limit(SB_LIMIT_FILES, os, sizeof os);
 		snprintf(out, len, "%s", os[0] ? os : "the system's open-file table");
-	} else if (err == ENOMEM && strncmp(call, "mmap", 4) == 0) {
-		sb_os_limit(SB_LIMIT_MAPS, os, sizeof os);
-		snprintf(out, len, "%s", os[0] ? os : "memory or map entries");
+	} else if (is_thread && (err == EAGAIN || err == ENOMEM) && no_room_for_a_stack() &&
+		   address_space_limit(out, len)) {
+		return;   /* the thread's stack did not fit */
 	} else if (is_fork && (err == EAGAIN || err == ENOMEM || err == SB_EPROCLIM)) {
 		/* Linux fork() says ENOMEM when kernel.pid_max is reached */
 		sb_os_limit(SB_LIMIT_PROCS, os, sizeof os);
 		snprintf(out, len, "RLIMIT_NPROC=%lld%s%s%s", RL(RLIMIT_NPROC), os[0] ? ", " : "", os,
 			 err == ENOMEM ? ", or memory" : "");
 	} else if (err == ENOMEM) {
-		snprintf(out, len, "memory");
+		memory_limit(call, out, len);
 	} else if (err == EAGAIN && strncmp(call, "connect", 7) != 0) {
 		snprintf(out, len, "a kernel resource (EAGAIN)");
 	} else if (err == EAGAIN || err == EADDRNOTAVAIL || err == EADDRINUSE) {
@@ -57,8 +118,8 @@ static void name_limit(const char *call, int err, char *out, size_t len)
 	} else {
 		snprintf(out, len, "%s", strerror(err));
 	}
-#undef RL
 }
+#undef RL
 
 /* ======================= clock ======================= */
 int sb_use_counter;
@@ -265,19 +326,46 @@ void sb_meta(struct sb *r, const char *key, const char *fmt, ...)
 	r->meta[r->nmeta++] = line;
 }
 
-void sb_reserve(struct sb *r, size_t rows)
+/* The one way a run gets memory for what it measures: on failure the run is
+ * stopped at ENOMEM, the call and the limit named (sb_stop), so that the
+ * header, the rows so far and the # end: line are still printed. */
+void *sb_alloc(struct sb *r, size_t count, size_t size, const char *what)
+{
+	char call[160];
+	void *p = NULL;
+	if (size == 0 || count <= SIZE_MAX / size)
+		p = malloc(count && size ? count * size : 1);
+	if (!p) {
+		snprintf(call, sizeof call, "malloc() of %.0f bytes for %s", (double)count * (double)size, what);
+		sb_stop(r, call, r->rows, ENOMEM, NULL);
+	}
+	return p;
+}
+
+int sb_reserve(struct sb *r, size_t rows)
 {
 	if (rows <= r->cap)
-		return;
-	r->n = xalloc(r->n, rows * sizeof *r->n);
-	r->v = xalloc(r->v, rows * (size_t)(r->ncols ? r->ncols : 1) * sizeof *r->v);
+		return 0;
+	size_t per = (size_t)(r->ncols ? r->ncols : 1);
+	uint64_t *n = rows <= SIZE_MAX / sizeof *n ? realloc(r->n, rows * sizeof *n) : NULL;
+	if (n)
+		r->n = n;
+	double *v = n && rows <= SIZE_MAX / per / sizeof *v ? realloc(r->v, rows * per * sizeof *v) : NULL;
+	if (!n || !v) {
+		char call[160];
+		snprintf(call, sizeof call, "malloc() of room for %zu rows of samples", rows);
+		sb_stop(r, call, r->rows, ENOMEM, NULL);
+		return -1;
+	}
+	r->v = v;
 	r->cap = rows;
+	return 0;
 }
 
 size_t sb_row(struct sb *r, uint64_t n)
 {
-	if (r->rows == r->cap)
-		sb_reserve(r, r->cap ? 2 * r->cap : 1024);
+	if (r->rows == r->cap && sb_reserve(r, r->cap ? 2 * r->cap : 1024) != 0)
+		return SB_NO_ROW;
 	size_t i = r->rows++;
 	r->n[i] = n;
 	for (int c = 0; c < r->ncols; c++)
@@ -287,6 +375,8 @@ size_t sb_row(struct sb *r, uint64_t n)
 
 void sb_put(struct sb *r, size_t row, int col, double value)
 {
+	if (row == SB_NO_ROW)
+		return;   /* sb_row() found no memory: the run has stopped */
 	if (row >= r->rows || col < 1 || col > r->ncols || !(value >= 0)) {
 		fprintf(stderr, "%s: internal error: sb_put(row %zu, col %d, %g) out of range\n", r->bench,
 			row, col, value);

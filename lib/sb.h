@@ -93,10 +93,22 @@ void sb_meta(struct sb *r, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Makes room for rows in advance so that sb_row() does not allocate inside a
- * measured phase. */
-void sb_reserve(struct sb *r, size_t rows);
+ * measured phase. Returns 0, or -1 when the memory cannot be had: the run is
+ * then stopped (sb_stop: ENOMEM, the limit named, e.g. RLIMIT_AS) and the
+ * caller must measure nothing more; sb_finish() still prints the header,
+ * the rows so far and the # end: line. */
+int sb_reserve(struct sb *r, size_t rows);
 
-/* Appends a row for n objects, all values missing; returns its index. */
+/* Memory for a benchmark's own arrays (descriptors, pids, addresses): count
+ * elements of size bytes, or NULL after stopping the run the same way
+ * ("stopped: malloc() of 8000000 bytes for descriptors at n=0: ENOMEM
+ * (RLIMIT_AS=8192000)"). what says what the memory is for. Free with free(). */
+void *sb_alloc(struct sb *r, size_t count, size_t size, const char *what);
+
+/* Appends a row for n objects, all values missing; returns its index, or
+ * SB_NO_ROW when there was no memory for it (the run is then stopped as by
+ * sb_reserve(); sb_put() ignores SB_NO_ROW). */
+#define SB_NO_ROW ((size_t)-1)
 size_t sb_row(struct sb *r, uint64_t n);
 
 /* Sets column col (1 = first column after n) of row: a time in ticks for _ns

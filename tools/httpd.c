@@ -34,13 +34,15 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: httpd [-e mech] [-l addr] [-p port] [-r docroot] [-P pidfile] [-w workers] [-h]\n"
+	"usage: httpd [-e mech] [-l addr] [-p port] [-r docroot] [-P pidfile] [-t idle] [-w workers] [-h]\n"
 	"  -e mech     event mechanism: epoll, kqueue, io_uring, poll or select, where the OS\n"
 	"              has it (default: epoll or kqueue where the OS has one, else poll)\n"
 	"  -l addr     numeric address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
 	"  -p port     port (default 0: the kernel picks a free one)\n"
 	"  -r docroot  directory whose regular files are served (default .)\n"
 	"  -P pidfile  write the process id there once listening; removed at exit\n"
+	"  -t idle     close a connection idle (no request under way) for idle seconds\n"
+	"              (default 60; 0: never, as httpbench's idle connections need)\n"
 	"  -w workers  processes sharing the listening socket (default 1), for more\n"
 	"              connections than one process's descriptor limit allows\n"
 	"Once listening it prints 'listening ADDR PORT BACKEND'. SIGTERM ends it (exit 0).\n";
@@ -56,7 +58,7 @@ struct conn {
 	int close_after;         /* close once the response is sent */
 	int drain;               /* and read what the client sent first (after an error) */
 	int head;                /* the request is a HEAD: no body in the answer */
-	int active;              /* on the deadline list */
+	struct queue *on;        /* the deadline queue it is on, or NULL */
 	char *req;               /* request bytes (allocated while a request is under way) */
 	size_t len;
 	char hdr[512];           /* the response head (and a short error body) */
@@ -73,7 +75,12 @@ static int lfd, rootfd, listening = 1;
 static const struct sb_ev_mech *mech;   /* -e */
 static struct sb_ev *ev;                /* this process's watched set */
 static time_t paused_until;  /* accept() hit a system limit: retry then */
-static struct conn *act_head, *act_tail;   /* connections with a deadline, oldest first */
+/* Deadline queues, oldest first: busy = a request under way (TIMEOUT_S from
+ * its first byte until its response is sent), idle = between requests
+ * (idle_s, -t; 0 = never). */
+struct queue { struct conn *head, *tail; };
+static struct queue busy, idle;
+static int idle_s = 60;
 static int sigpipe_fd[2];
 static volatile sig_atomic_t got_sig;
 
@@ -119,28 +126,43 @@ static void ev_wait(int timeout_ms)
 }
 
 /* ======================= deadlines =======================
- * A connection is on the list from the first byte of a request until its
- * response is sent; every update sets now + TIMEOUT_S and moves it to the
- * tail, so the list stays sorted and only its head is ever checked. Idle
- * connections are not on it: they may stay open indefinitely. */
-static void act_del(struct conn *c)
+ * A connection is on the busy queue from the first byte of a request until
+ * its response is sent, on the idle queue between requests (when -t is not
+ * 0). Every update sets now + the queue's time and moves it to the tail, so
+ * a queue stays sorted and only its head is ever checked. */
+static void queue_del(struct conn *c)
 {
-	if (!c->active)
+	struct queue *q = c->on;
+	if (!q)
 		return;
-	if (c->prev) c->prev->next = c->next; else act_head = c->next;
-	if (c->next) c->next->prev = c->prev; else act_tail = c->prev;
+	if (c->prev) c->prev->next = c->next; else q->head = c->next;
+	if (c->next) c->next->prev = c->prev; else q->tail = c->prev;
 	c->prev = c->next = NULL;
-	c->active = 0;
+	c->on = NULL;
+}
+
+static void queue_add(struct queue *q, struct conn *c, int secs)
+{
+	queue_del(c);
+	c->deadline = time(NULL) + secs;
+	c->prev = q->tail;
+	if (q->tail) q->tail->next = c; else q->head = c;
+	q->tail = c;
+	c->on = q;
 }
 
 static void act_touch(struct conn *c)
 {
-	act_del(c);
-	c->deadline = time(NULL) + TIMEOUT_S;
-	c->prev = act_tail;
-	if (act_tail) act_tail->next = c; else act_head = c;
-	act_tail = c;
-	c->active = 1;
+	queue_add(&busy, c, TIMEOUT_S);
+}
+
+/* No request under way: the idle time runs (or none, with -t 0). */
+static void idle_touch(struct conn *c)
+{
+	if (idle_s > 0)
+		queue_add(&idle, c, idle_s);
+	else
+		queue_del(c);
 }
 
 /* ======================= connections ======================= */
@@ -155,7 +177,7 @@ static void listen_on(int on)
 static void conn_close(struct conn *c)
 {
 	char sink[4096];
-	act_del(c);
+	queue_del(c);
 	if (sb_ev_forget(ev, c->fd) != 0)
 		die(sb_ev_failed(ev));
 	/* Read what the client sent after a request we refused, so that
@@ -428,6 +450,8 @@ static int parse_request(struct conn *c)
 			code = 405;
 	}
 	char path[1024];
+	if (!code && sp2 - sp1 - 1 >= (ptrdiff_t)sizeof path)
+		code = 414;   /* a target longer than any path served */
 	if (!code && (sp1[1] != '/' || decode_path(sp1 + 1, (size_t)(sp2 - sp1 - 1), path, sizeof path) != 0))
 		code = 400;
 	struct stat st;
@@ -511,7 +535,7 @@ static void serve(struct conn *c)
 			if (c->len) {
 				act_touch(c);   /* a pipelined request follows */
 			} else {
-				act_del(c);
+				idle_touch(c);
 				free(c->req);
 				c->req = NULL;
 			}
@@ -583,6 +607,7 @@ static void accept_some(void)
 		c->state = ST_READ;
 		nconn++;
 		ev_set(fd, EV_R);
+		idle_touch(c);
 	}
 }
 
@@ -617,10 +642,12 @@ static int run_loop(void)
 	ev_set(lfd, EV_R);
 	while (!got_sig) {
 		time_t now = time(NULL);
-		while (act_head && act_head->deadline <= now) {
-			struct conn *c = act_head;   /* too slow: 408 if still reading, then close */
+		while (idle.head && idle.head->deadline <= now)
+			conn_close(idle.head);       /* idle too long (-t): close, nothing to say */
+		while (busy.head && busy.head->deadline <= now) {
+			struct conn *c = busy.head;   /* too slow: 408 if still reading, then close */
 			if (c->state == ST_READ) {
-				act_del(c);
+				queue_del(c);
 				respond_error(c, 408, 0);
 				send_some(c);
 			}
@@ -630,8 +657,10 @@ static int run_loop(void)
 		if (!listening && nconn < cap && now >= paused_until)
 			listen_on(1);
 		int timeout = -1;
-		if (act_head)
-			timeout = (int)(act_head->deadline - now) * 1000 + 10;
+		struct conn *first = busy.head && (!idle.head || busy.head->deadline < idle.head->deadline)
+			? busy.head : idle.head;
+		if (first)
+			timeout = (int)(first->deadline - now) * 1000 + 10;
 		if (!listening && paused_until > now && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		ev_wait(timeout);
@@ -657,7 +686,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->port = 0;
 	o->workers = 1;
 	mech = sb_ev_default();
-	while ((opt = sb_getopt("httpd", argc, argv, "e:l:p:r:P:w:h")) != -1) {
+	while ((opt = sb_getopt("httpd", argc, argv, "e:l:p:r:P:t:w:h")) != -1) {
 		switch (opt) {
 		case 'e':
 			if (!(mech = sb_ev_mech(optarg)))
@@ -669,6 +698,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->port = sb_number("httpd", 'p', optarg, 0, 65535); break;
 		case 'r': o->root = optarg; break;
 		case 'P': o->pidfile = optarg; break;
+		case 't': idle_s = (int)sb_number("httpd", 't', optarg, 0, 86400); break;
 		case 'w': o->workers = sb_number("httpd", 'w', optarg, 1, 64); break;
 		case 'h': fputs(usage, stdout); exit(0);
 		}
@@ -693,6 +723,37 @@ static void raise_nofile(void)
 	}
 	nconns_max = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
 	cap = nconns_max - SPARE_FDS;   /* room for the files being sent */
+	if (cap < 1) {
+		/* honest capacity: not "listening" with room for nothing */
+		fprintf(stderr, "httpd: RLIMIT_NOFILE=%d leaves room for no connection (%d descriptors are kept "
+			"for the files being sent): raise it (ulimit -n) to %d or more\n", nconns_max, SPARE_FDS,
+			SPARE_FDS + 8);
+		exit(1);
+	}
+}
+
+/* The select backend watches only descriptors below FD_SETSIZE: its
+ * connections are those numbers not in use now. Caps cap to that and says
+ * so; 1 when that leaves none. */
+static int cap_fd_limit(char *note, size_t len)
+{
+	note[0] = 0;
+	if (mech->fd_limit >= nconns_max)
+		return 0;
+	int low = dup(lfd);   /* the lowest descriptor number free now */
+	if (low < 0)
+		die("dup()");
+	close(low);
+	int room = mech->fd_limit - low;
+	if (room < 1) {
+		fprintf(stderr, "httpd: %s watches descriptors below FD_SETSIZE=%d only: none is left\n", mech->name,
+			mech->fd_limit);
+		return 1;
+	}
+	if (room < cap)
+		cap = room;
+	snprintf(note, len, ", capped by FD_SETSIZE=%d of %s", mech->fd_limit, mech->name);
+	return 0;
 }
 
 /* The non-blocking listening socket (lfd) on addr:port; its numeric
@@ -767,7 +828,10 @@ static int start_workers(long long workers, const struct sigaction *sa, pid_t *k
 	for (*nkids = 0; *nkids < workers; (*nkids)++) {
 		pid_t p = fork();
 		if (p < 0) {
-			fprintf(stderr, "httpd: fork(): %s\n", strerror(errno));
+			int e = errno;
+			char lim[512];
+			sb_limit_text("fork()", e, lim, sizeof lim);
+			fprintf(stderr, "httpd: fork() of worker %d: %s (%s)\n", *nkids + 1, strerror(e), lim);
 			for (int i = 0; i < *nkids; i++)
 				kill(kids[i], SIGTERM);
 			while (wait(NULL) > 0)
@@ -841,15 +905,21 @@ int main(int argc, char **argv)
 		return 1;
 	struct sigaction sa;
 	catch_signals(&sa);
+	char capnote[96];
+	if (cap_fd_limit(capnote, sizeof capnote) != 0)
+		return 1;
 
 	char backlog[32] = "?";
 	if (sb_sysctl("net.core.somaxconn", backlog, sizeof backlog) != 0 &&
 	    sb_sysctl("kern.ipc.somaxconn", backlog, sizeof backlog) != 0 &&
 	    sb_sysctl("kern.somaxconn", backlog, sizeof backlog) != 0)
 		strcpy(backlog, "?");
+	char idle_text[32] = "none";
+	if (idle_s > 0)
+		snprintf(idle_text, sizeof idle_text, "%d s", idle_s);
 	fprintf(stderr, "httpd: serving %s on %s port %s with %s, %lld process%s, up to %d connections "
-		"each (RLIMIT_NOFILE %d), listen backlog %s\n", o.root, host, serv, mech->name,
-		o.workers, o.workers > 1 ? "es" : "", cap, nconns_max, backlog);
+		"each (RLIMIT_NOFILE %d%s), listen backlog %s, idle timeout %s\n", o.root, host, serv,
+		mech->name, o.workers, o.workers > 1 ? "es" : "", cap, nconns_max, capnote, backlog, idle_text);
 
 	pid_t kids[64];
 	int nkids = 0;

@@ -140,6 +140,18 @@ static void a_failure(void)
 	exit(sb_finish(r));
 }
 
+/* Memory that cannot be had (more than the address space holds): the run
+ * stops at ENOMEM with what it has, it does not exit without a result. */
+static void a_reservation_failure(void)
+{
+	char *argv[] = {"unit", NULL};
+	struct sb *r = sb_init("unit", "n x_ns", 1, argv);
+	sb_put(r, sb_row(r, 0), 1, 1000 * sb_clock(r)->hz / 1e9);
+	int rc = sb_reserve(r, SIZE_MAX / 4);
+	void *p = sb_alloc(r, SIZE_MAX / 2, 4, "nothing");
+	exit(rc == -1 && p == NULL && sb_ended(r) ? sb_finish(r) : 99);
+}
+
 static void bad_size(void)
 {
 	sb_size("unit", 's', "2X", 1, 1LL << 40);
@@ -281,6 +293,11 @@ int main(void)
 	   strstr(out, "\n# wall_s: ") < cc && strstr(cc, "\n# end: completed\n"),
 	   "values of two ticks: the trailer names the column, before # end:");
 	ok(cc && strstr(cc, "slow_ns") == NULL, "a column of 1000 ticks is not named");
+	st = in_child(a_reservation_failure, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_LIMIT, "a reservation that cannot be had: the limit status");
+	ok(strstr(out, "# scalebench: 1\n") != NULL && strstr(out, "\n0 1000.0\n# rows: 1\n") != NULL &&
+	   strstr(out, "# end: stopped: malloc() of room for ") != NULL && strstr(out, " at n=1: ENOMEM (") != NULL,
+	   "... with the header, the row so far and # end: stopped ... ENOMEM (the limit)");
 	st = in_child(a_failure, out, sizeof out);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_FAIL, "EINVAL is a failure, not a limit");
 	ok(strstr(out, "# end: failed: bind() at n=5: EINVAL (") != NULL, "the failure is named in the end line");
