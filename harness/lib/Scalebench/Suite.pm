@@ -170,7 +170,9 @@ my %PREP = (
                  what => 'the small-file tree' },
     docroot => { kind => 'docroot', what => "the HTTP server's docroot" },
     httpd   => { kind => 'server', placeholder => 'url', program => 'httpd', needs => ['docroot'],
-                 args => [ '-e', '{param}', '-l', '127.0.0.1', '-p', 0, '-r', '{docroot}' ],
+                 # -t 0: no idle timeout, so the benchmark's own idle
+                 # connections stay open however long the run takes
+                 args => [ '-e', '{param}', '-l', '127.0.0.1', '-p', 0, '-t', 0, '-r', '{docroot}' ],
                  what => 'tools/httpd on a free loopback port' },
 );
 my %EXTRA_PREP;    # added by a suite file
