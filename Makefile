@@ -19,10 +19,16 @@
 #                        RUN_ARGS='--tag x --only forkbench ...' passes options on
 #
 # Every bench/*.c is one benchmark program, built as bench/<name> against
-# the library in lib/. Adding a benchmark needs no change here. tools/*.c are
-# the programs the benchmarks use (httpd, mktestdata), built as tools/<name>.
-# bench/forkbench-static is the one extra: forkbench.c linked with -static
-# (glibc's libc.a, from libc6-dev, on Debian).
+# every lib/*.c (the library: sb.c the core, platform.c the platform layer,
+# net.c, files.c, events.c the opt-in parts). Adding a benchmark or a library
+# file needs no change here. tools/*.c are the programs the benchmarks use
+# (httpd, mktestdata), built as tools/<name>. bench/forkbench-static is the
+# one extra: forkbench.c linked with -static (glibc's libc.a, from
+# libc6-dev, on Debian), built only where static linking works (below).
+#
+# This file is for GNU make and BSD make (bmake) alike: no pattern rules,
+# no $(wildcard)/$(if)/$(shell); lists come from `VAR != command`, and each
+# program is made from its .c by the POSIX single-suffix rule `.c:`.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -35,18 +41,33 @@ SAN_1   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 SANFLAGS = $(SAN_$(SANITIZE))
 WERROR_1 = -Werror
 ALL_CFLAGS = $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(SANFLAGS) $(CFLAGS)
+STATIC_CFLAGS = $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS)
 LIBS    = -pthread
 
-LIB_SRC  = lib/sb.c
-LIB_HDR  = lib/sb.h
-BENCH_SRC = $(wildcard bench/*.c)
-TOOL_SRC = $(wildcard tools/*.c)
+LIB_SRC   != ls lib/*.c
+LIB_HDR   != ls lib/*.h
+BENCH_SRC != ls bench/*.c
+TOOL_SRC  != ls tools/*.c
+BENCHES_DYN = $(BENCH_SRC:.c=)
 TOOLS    = $(TOOL_SRC:.c=)
-BENCHES  = $(BENCH_SRC:.c=) $(STATIC)
-STATIC   = bench/forkbench-static
 UNIT     = t/c/sb_unit
 
-.PHONY: all check unit clean install site static compare-kernels
+# Static linking: does this compiler link a static program here? A probe
+# (a one-line program linked with -static, in a temporary directory) asks
+# once per make; macOS, which has no static libc, says no, and so would a
+# Linux without libc.a. STATIC_LINK=yes|no on the command line overrides it.
+STATIC_PROBE != d=$$(mktemp -d 2>/dev/null) || { echo no; exit 0; }; \
+	printf 'int main(void) { return 0; }\n' > "$$d/p.c"; \
+	if $(CC) $(CFLAGS) $(LDFLAGS) -static -o "$$d/p" "$$d/p.c" >/dev/null 2>&1; \
+	then echo yes; else echo no; fi; rm -rf "$$d"
+STATIC_LINK ?= $(STATIC_PROBE)
+STATIC_yes = bench/forkbench-static
+STATIC_no  =
+STATIC   = $(STATIC_$(STATIC_LINK))
+BENCHES  = $(BENCHES_DYN) $(STATIC)
+PROGS    = $(BENCHES_DYN) $(TOOLS) $(UNIT)
+
+.PHONY: all check unit clean install site static compare-kernels run quick
 all: $(BENCHES) $(TOOLS)
 
 # Each program depends on the flags it was built with, so that switching
@@ -57,19 +78,17 @@ $(BUILD_ID): FORCE
 	 [ -f $@ ] && [ "$$(cat $@)" = "$$id" ] || printf '%s\n' "$$id" > $@
 FORCE:
 
-bench/%: bench/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+.SUFFIXES:
+.SUFFIXES: .c
+.c:
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
 
-tools/%: tools/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+$(PROGS): $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
 
 # Static: the sanitizers' runtimes cannot be linked statically, so this one
 # is built without them (its source is sanitized in bench/forkbench).
-$(STATIC): bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
-	$(CC) $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ bench/forkbench.c $(LIB_SRC) $(LIBS)
-
-$(UNIT): t/c/sb_unit.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+bench/forkbench-static: bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	$(CC) $(STATIC_CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ bench/forkbench.c $(LIB_SRC) $(LIBS)
 
 unit: $(UNIT)
 
@@ -91,24 +110,16 @@ install: all
 # No sanitizers (their runtimes do not link statically). glibc warns at link
 # time that getaddrinfo() in a static program needs its shared NSS modules
 # at run time: only numeric loopback addresses are resolved, which need none.
+# Every program is relinked each time (one loop, the same under both makes).
 STATIC_DIR = bench/static
-STATIC_BENCHES = $(BENCH_SRC:bench/%.c=$(STATIC_DIR)/%) $(TOOL_SRC:tools/%.c=$(STATIC_DIR)/%) \
-	$(if $(wildcard bench/forkbench.c),$(STATIC_DIR)/forkbench-static)
-STATIC_CFLAGS = $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS)
-
-static: $(STATIC_BENCHES)
-
-$(STATIC_DIR)/%: bench/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+static: $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
+	@test '$(STATIC_LINK)' = yes || { echo 'make: static linking does not work with $(CC) here'; exit 2; }
 	@mkdir -p $(STATIC_DIR)
-	$(CC) $(STATIC_CFLAGS) $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
-
-$(STATIC_DIR)/%: tools/%.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
-	@mkdir -p $(STATIC_DIR)
-	$(CC) $(STATIC_CFLAGS) $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
-
-$(STATIC_DIR)/forkbench-static: bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
-	@mkdir -p $(STATIC_DIR)
-	$(CC) $(STATIC_CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $@ $< $(LIB_SRC) $(LIBS)
+	@for src in $(BENCH_SRC) $(TOOL_SRC); do \
+		out=$(STATIC_DIR)/$$(basename $$src .c); echo "$(CC) ... -static -o $$out $$src"; \
+		$(CC) $(STATIC_CFLAGS) $(LDFLAGS) -static -o $$out $$src $(LIB_SRC) $(LIBS) || exit 1; \
+	done
+	$(CC) $(STATIC_CFLAGS) -DFORKBENCH_STATIC=1 $(LDFLAGS) -static -o $(STATIC_DIR)/forkbench-static bench/forkbench.c $(LIB_SRC) $(LIBS)
 
 # Each kernel runs the suite in the same VM (harness/vm: same QEMU, CPU
 # model, memory, cores and sizes, and the accelerator probed once, with the
@@ -116,33 +127,32 @@ $(STATIC_DIR)/forkbench-static: bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_
 # panics or hangs is logged and the next one runs. VMFLAGS e.g. "--quick
 # --runs 1"; RESULTS for another results tree. The site is rendered last,
 # every tag side by side.
-KERNELS ?= $(wildcard /boot/vmlinuz-*)
+KERNELS ?= /boot/vmlinuz-*
 VMFLAGS ?=
 compare-kernels: static
-	@test -n "$(strip $(KERNELS))" || { echo 'make: KERNELS="/boot/vmlinuz-A /boot/vmlinuz-B" names the kernels'; exit 2; }
-	@st=0; accel=$$(harness/vm --kernel "$(firstword $(KERNELS))" --probe | tail -n 1) || exit 1; \
+	@set -- $(KERNELS); [ -e "$$1" ] || { echo 'make: KERNELS="/boot/vmlinuz-A /boot/vmlinuz-B" names the kernels'; exit 2; }; \
+	st=0; accel=$$(harness/vm --kernel "$$1" --probe | tail -n 1) || exit 1; \
 	echo "== every kernel runs with the accelerator $$accel"; \
-	for k in $(KERNELS); do \
+	for k in "$$@"; do \
 		echo "== $$k"; harness/vm --kernel "$$k" --accel "$$accel" $(VMFLAGS) --results '$(RESULTS)' || st=1; \
 	done; \
-	$(MAKE) --no-print-directory site RESULTS='$(RESULTS)' || st=1; \
+	plot/render --results '$(RESULTS)' || st=1; \
 	exit $$st
 
 clean:
-	rm -f $(BENCHES) $(TOOLS) $(UNIT) $(BUILD_ID)
+	rm -f $(BENCHES_DYN) bench/forkbench-static $(TOOLS) $(UNIT) $(BUILD_ID)
 	rm -rf $(STATIC_DIR)
 
 # make run / make quick: a benchmark that failed does not stop the make
 # (the harness's summary names it); the site is rendered from whatever was
 # measured.
 RUN_ARGS ?=
-.PHONY: run quick
 run: all
 	@scripts/install-tools
 	-harness/run --results '$(RESULTS)' $(RUN_ARGS)
-	@$(MAKE) --no-print-directory site RESULTS='$(RESULTS)'
+	plot/render --results '$(RESULTS)'
 
 quick: all
 	@scripts/install-tools
 	-harness/run --quick --results '$(RESULTS)' $(RUN_ARGS)
-	@$(MAKE) --no-print-directory site RESULTS='$(RESULTS)'
+	plot/render --results '$(RESULTS)'

@@ -3,7 +3,7 @@
  * as the number of connections already established and accepted grows.
  * Method: docs/bench/acceptbench.md. Output: docs/format.md.
  */
-#include "sb.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

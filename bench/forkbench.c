@@ -4,15 +4,7 @@
  * (dynamically linked) and bench/forkbench-static (-static, FORKBENCH_STATIC).
  * Method: docs/bench/forkbench.md. Output: docs/format.md.
  */
-/* vfork() left POSIX in 2008: ask for the system's full namespace. */
-#if defined(__linux__)
-#define _DEFAULT_SOURCE 1
-#elif defined(__APPLE__)
-#define _DARWIN_C_SOURCE 1
-#else
-#undef _POSIX_C_SOURCE
-#endif
-#include "sb.h"
+#include "sb.h"         /* first: platform.h shows vfork(), which left POSIX in 2008 */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,25 +18,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(FORKBENCH_STATIC)
-#define BENCH "forkbench-static"
-#define LINKAGE "static"
-#else
-#define BENCH "forkbench"
-#define LINKAGE "dynamic"
+/* The Makefile builds bench/forkbench-static from this file with
+ * -DFORKBENCH_STATIC=1 and -static. */
+#ifndef FORKBENCH_STATIC
+#define FORKBENCH_STATIC 0
 #endif
+static const char *const BENCH = FORKBENCH_STATIC ? "forkbench-static" : "forkbench";
+static const char *const LINKAGE = FORKBENCH_STATIC ? "static" : "dynamic";
 
 extern char **environ;
 
 static const char usage[] =
-	"usage: " BENCH " [-c count] [-m fork|vfork|spawn] [-h]\n"
+	"usage: %s [-c count] [-m fork|vfork|spawn] [-h]\n"
 	"  -c count  children to create and keep alive (default 10000)\n"
 	"  -m fork   fork(); the child writes one byte into a pipe and blocks (default)\n"
 	"  -m vfork  vfork() + exec of this program as the child\n"
 	"  -m spawn  posix_spawn() of this program as the child\n"
 	"Rows: n fork_ns cleanup_ns. fork_ns: fork() until the child's byte is read, with\n"
 	"n children alive; cleanup_ns: kill() + waitpid() of a child, with n others alive.\n"
-	"(-C PPID is internal: the exec'd child of -m vfork/spawn.)\n";
+	"(-C PPID is internal: the exec'd child of -m vfork/spawn. FORKBENCH_EXEC=PATH in\n"
+	"the environment makes those children exec PATH instead of this program: tests.)\n";
+
+/* What a child writes into its report pipe: 'x' once it runs; a child of
+ * -m vfork whose exec failed writes 'E' and then the errno. */
+enum { REPORT_OK = 'x', REPORT_EXEC_FAILED = 'E' };
 
 /* Every child ends here once it has written its byte: fd 0 is the read end
  * of the lifeline pipe, whose write end only the parent holds, and nothing
@@ -68,7 +65,7 @@ static void child_wait(pid_t parent)
  * terminal or socket of the caller, and wait. */
 static void child_forked(pid_t parent, int report_w, int life_r, int maxfd)
 {
-	char c = 'x';
+	char c = REPORT_OK;
 	if (write(report_w, &c, 1) != 1)
 		_exit(1);
 	signal(SIGINT, SIG_DFL);
@@ -84,14 +81,16 @@ static void child_forked(pid_t parent, int report_w, int life_r, int maxfd)
 /* The exec'd child of -m vfork/spawn: fd 1 is the report pipe. */
 static void child_execd(pid_t parent)
 {
-	char c = 'x';
+	char c = REPORT_OK;
 	if (write(1, &c, 1) != 1)
 		_exit(1);
 	close(1);
 	child_wait(parent);
 }
 
-/* -m vfork: the child sets up its descriptors like the spawned one, execs. */
+/* -m vfork: the child sets up its descriptors like the spawned one, execs.
+ * If the exec fails, it reports the errno through the report pipe (its fd
+ * 1) and exits: the parent names the error, never waits for a byte. */
 static pid_t start_vfork(const char *self, char **cargv, int life_r, int rep_w, int maxfd)
 {
 	pid_t pid = vfork();
@@ -101,9 +100,62 @@ static pid_t start_vfork(const char *self, char **cargv, int life_r, int rep_w, 
 		for (int fd = 2; fd <= maxfd; fd++)
 			close(fd);
 		execv(self, cargv);
+		char msg[1 + sizeof(int)];
+		int e = errno;
+		msg[0] = REPORT_EXEC_FAILED;
+		memcpy(msg + 1, &e, sizeof e);
+		if (write(1, msg, sizeof msg) < 0)
+			_exit(126);
 		_exit(127);
 	}
 	return pid;
+}
+
+/* A report pipe for one child, both ends close-on-exec (the child gets the
+ * write end by dup2(), which clears the flag on the copy). */
+static int report_pipe(int rep[2])
+{
+	if (pipe(rep) != 0)
+		return -1;
+	if (fcntl(rep[0], F_SETFD, FD_CLOEXEC) == 0 && fcntl(rep[1], F_SETFD, FD_CLOEXEC) == 0)
+		return 0;
+	int e = errno;
+	close(rep[0]);
+	close(rep[1]);
+	errno = e;
+	return -1;
+}
+
+/* -m spawn: the file actions for one child: the lifeline as fd 0, the
+ * report pipe's write end as fd 1, every other open descriptor closed. */
+static int spawn_actions(posix_spawn_file_actions_t *fa, int life_r, int rep_w, int maxfd)
+{
+	int err = posix_spawn_file_actions_init(fa);
+	if (err)
+		return err;
+	err = posix_spawn_file_actions_adddup2(fa, life_r, 0);
+	if (!err)
+		err = posix_spawn_file_actions_adddup2(fa, rep_w, 1);
+	for (int fd = 2; fd <= maxfd && !err; fd++)
+		if (fd != life_r && fd != rep_w && fcntl(fd, F_GETFD) != -1 && !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			err = posix_spawn_file_actions_addclose(fa, fd);
+	if (err)
+		posix_spawn_file_actions_destroy(fa);
+	return err;
+}
+
+/* A child that ended before it wrote its byte (the report pipe said EOF):
+ * reap it and say how it ended. */
+static void child_died_early(struct sb *r, pid_t pid, long long n, const char *how)
+{
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st))
+		sb_fail(r, (uint64_t)n, "the child of %s exited with status %d before it wrote its byte%s", how,
+			WEXITSTATUS(st), WEXITSTATUS(st) == 127 ? " (its exec failed)" : "");
+	else
+		sb_fail(r, (uint64_t)n, "the child of %s died (status 0x%x) before it wrote its byte", how, st);
 }
 
 /* The highest descriptor open now (the children close up to it). */
@@ -131,7 +183,7 @@ int main(int argc, char **argv)
 		case 'c': count = sb_number(BENCH, 'c', optarg, 1, 100000000); break;
 		case 'm': mode = optarg; break;
 		case 'C': child_of = (pid_t)sb_number(BENCH, 'C', optarg, 1, 0x7fffffff); break;
-		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
+		case 'h': printf(usage, BENCH); return SB_EXIT_OK;
 		}
 	}
 	sb_operand(BENCH, argc, argv, NULL);
@@ -141,13 +193,12 @@ int main(int argc, char **argv)
 	if (m < 0)
 		sb_usage_error(BENCH, "-m: '%s' is not fork, vfork or spawn", mode);
 	/* the exec'd child is this program, found by a path that stays valid */
-#if defined(__linux__)
-	const char *self = "/proc/self/exe";
-#else
-	const char *self = strchr(argv[0], '/') ? argv[0] : NULL;
-#endif
+	const char *self = getenv("FORKBENCH_EXEC");
+	if (!self || !*self)
+		self = sb_self_path(argv[0]);
 	if (m > 0 && !self)
 		sb_usage_error(BENCH, "-m %s needs the program started by a path, e.g. ./%s", mode, BENCH);
+	const char *call = m == 0 ? "fork()" : m == 1 ? "vfork()" : "posix_spawn()";
 
 	struct sb *r = sb_init(BENCH, "n fork_ns cleanup_ns", argc, argv);
 	sb_meta(r, "count", "%lld", count);
@@ -166,44 +217,42 @@ int main(int argc, char **argv)
 		sb_fail(r, 0, "malloc() of %lld pids", count);
 		return sb_finish(r);
 	}
-	if (pipe(rep) != 0 || pipe(life) != 0) {
+	if (pipe(life) != 0 || fcntl(life[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(life[1], F_SETFD, FD_CLOEXEC) != 0) {
 		sb_stop(r, "pipe()", 0, errno, NULL);
 		free(kids);
 		return sb_finish(r);
 	}
-	for (int i = 0; i < 2; i++)
-		if (fcntl(rep[i], F_SETFD, FD_CLOEXEC) != 0 || fcntl(life[i], F_SETFD, FD_CLOEXEC) != 0) {
-			sb_stop(r, "fcntl(FD_CLOEXEC)", 0, errno, NULL);
-			free(kids);
-			return sb_finish(r);
-		}
-	int maxfd = highest_fd();
+	/* the children close every descriptor up to this one: those open now,
+	 * and a report pipe's two (the lowest free numbers each time) */
+	int maxfd = highest_fd() + 2;
 	/* -m vfork/spawn: the child is this program with -C PPID, fd 0 the
-	 * lifeline, fd 1 the report pipe, every other descriptor closed */
+	 * lifeline, fd 1 its report pipe, every other descriptor closed */
 	pid_t me = getpid();
 	char ppid[24];
 	snprintf(ppid, sizeof ppid, "%ld", (long)me);
 	char *cargv[] = {(char *)BENCH, (char *)"-C", ppid, NULL};
-	posix_spawn_file_actions_t fa;
-	int err = posix_spawn_file_actions_init(&fa);
-	if (!err)
-		err = posix_spawn_file_actions_adddup2(&fa, life[0], 0);
-	if (!err)
-		err = posix_spawn_file_actions_adddup2(&fa, rep[1], 1);
-	for (int fd = 2; fd <= maxfd && !err; fd++)
-		if (fd != rep[0] && fd != rep[1] && fd != life[0] && fd != life[1] && fcntl(fd, F_GETFD) != -1)
-			err = posix_spawn_file_actions_addclose(&fa, fd);
-	if (err) {
-		sb_stop(r, "posix_spawn_file_actions()", 0, err, NULL);
-		free(kids);
-		return sb_finish(r);
-	}
 	sb_reserve(r, (size_t)count);
 
 	/* Phase 1: start a child, time until its byte is read; n = children
-	 * alive before it. The children stay alive. */
+	 * alive before it. The children stay alive. Each child gets a report
+	 * pipe of its own, made before the first time stamp; right after
+	 * starting the child the parent closes the write end, so that a child
+	 * that dies before writing (an exec that failed) shows as end of file,
+	 * never as a read() that waits forever. */
 	long long made = 0;
 	while (made < count && !sb_interrupted()) {
+		posix_spawn_file_actions_t fa;
+		int err;
+		if (report_pipe(rep) != 0) {
+			sb_stop(r, "pipe()", (uint64_t)made, errno, NULL);
+			break;
+		}
+		if (m == 2 && (err = spawn_actions(&fa, life[0], rep[1], maxfd)) != 0) {
+			sb_stop(r, "posix_spawn_file_actions()", (uint64_t)made, err, NULL);
+			close(rep[0]);
+			close(rep[1]);
+			break;
+		}
 		pid_t pid;
 		sb_tick t0 = sb_ticks();
 		if (m == 0) {
@@ -219,24 +268,44 @@ int main(int argc, char **argv)
 				errno = err;
 			}
 		}
+		int start_err = errno;
+		close(rep[1]);
+		char c;
+		ssize_t k = pid < 0 ? -1 : read(rep[0], &c, 1);
+		sb_tick t1 = sb_ticks();
+		int read_err = errno;
+		if (m == 2)
+			posix_spawn_file_actions_destroy(&fa);
 		if (pid < 0) {
-			sb_stop(r, m == 0 ? "fork()" : m == 1 ? "vfork()" : "posix_spawn()", (uint64_t)made, errno, NULL);
+			close(rep[0]);
+			sb_stop(r, call, (uint64_t)made, start_err, NULL);
+			break;
+		}
+		if (k == 1 && c == REPORT_EXEC_FAILED) {
+			int e = 0;
+			if (read(rep[0], &e, sizeof e) != (ssize_t)sizeof e)
+				e = 0;
+			close(rep[0]);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			if (e)
+				sb_stop(r, "execv() in the vfork() child", (uint64_t)made, e, NULL);
+			else
+				sb_fail(r, (uint64_t)made, "execv() in the vfork() child failed");
+			break;
+		}
+		close(rep[0]);
+		if (k == 0) {
+			child_died_early(r, pid, made, call);
 			break;
 		}
 		kids[made++] = pid;
-		char c;
-		ssize_t k = read(rep[0], &c, 1);
-		sb_tick t1 = sb_ticks();
-		if (k != 1) {
-			if (k < 0)
-				sb_stop(r, "read()", (uint64_t)made - 1, errno, NULL);
-			else
-				sb_fail(r, (uint64_t)made - 1, "read() of the child's byte: end of file");
+		if (k < 0) {
+			sb_stop(r, "read()", (uint64_t)made - 1, read_err, NULL);
 			break;
 		}
 		sb_put(r, sb_row(r, (uint64_t)made - 1), 1, (double)(t1 - t0));
 	}
-	posix_spawn_file_actions_destroy(&fa);
 
 	/* Phase 2: in creation order, kill() + waitpid() each child, timed while
 	 * the run was not interrupted; n = the other children still alive, so
@@ -266,8 +335,6 @@ int main(int argc, char **argv)
 		}
 	}
 	free(kids);
-	close(rep[0]);
-	close(rep[1]);
 	close(life[0]);
 	close(life[1]);
 	return sb_finish(r);

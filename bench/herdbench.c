@@ -5,8 +5,8 @@
  * scalability").
  * Method: docs/bench/herdbench.md. Output: docs/format.md.
  */
-#define _GNU_SOURCE 1           /* Linux: SO_REUSEPORT, EPOLLEXCLUSIVE */
 #include "sb.h"
+#include "events.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,22 +24,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__linux__)
-#include <sys/epoll.h>
-#define HAVE_EPOLL 1
-#endif
-
-enum { M_ACCEPT, M_EPOLL, M_EPOLL_EXCL, M_REUSEPORT, NMODE };
-static const char *const mode_name[NMODE] = {"accept", "epoll", "epoll-exclusive", "reuseport"};
+/* The modes: accept, reuseport, or any event mechanism of lib/events.h
+ * (epoll-exclusive: epoll with EPOLLEXCLUSIVE). */
+enum { M_ACCEPT, M_REUSEPORT, M_EVENT };
 
 static const char usage[] =
-	"usage: herdbench [-m accept|epoll|epoll-exclusive|reuseport] [-w maxw] [-r rounds] [-s] [-h]\n"
+	"usage: herdbench [-m mode] [-w maxw] [-r rounds] [-s] [-h]\n"
 	"  -m mode    accept: every waiter blocks in accept() (default)\n"
-	"             epoll: every waiter blocks in epoll_wait() on its own epoll\n"
-	"                    instance watching the listening socket (Linux)\n"
-	"             epoll-exclusive: the same with EPOLLEXCLUSIVE (Linux 4.5+)\n"
-	"             reuseport: every waiter blocks in accept() on its own\n"
-	"                    SO_REUSEPORT socket bound to the same port\n"
+	"             reuseport: every waiter blocks in accept() on its own socket\n"
+	"                    bound to the same port (SO_REUSEPORT_LB on FreeBSD,\n"
+	"                    else SO_REUSEPORT)\n"
+	"             epoll, kqueue, poll, select, io_uring: every waiter blocks in\n"
+	"                    that mechanism's wait on its own set watching the\n"
+	"                    listening socket (where the OS has it)\n"
+	"             epoll-exclusive: epoll with EPOLLEXCLUSIVE (Linux 4.5+)\n"
 	"  -w maxw    largest number of waiter processes (default 1000); W runs over\n"
 	"             1, 2, 5, 10, 20, 50, ... up to maxw\n"
 	"  -r rounds  connections per W (default 20)\n"
@@ -54,10 +52,19 @@ struct shared {
 	atomic_uint accepted;     /* connections accepted */
 	atomic_ullong t_accept;   /* sb_ticks() right after the last accept */
 	atomic_int error;         /* errno of a waiter's failed call, 0 if none */
-	atomic_int error_call;    /* which call: index into call_name */
+	_Atomic(const char *) error_call;   /* which call (a literal: same address in every waiter) */
 };
-static const char *const call_name[] = {"?", "accept()", "epoll_create1()", "epoll_ctl()", "epoll_wait()",
-					"socket()", "setsockopt(SO_REUSEPORT)", "bind()", "listen()"};
+
+/* How the waiters wait: the run's mode, set up before they are forked. */
+struct herd {
+	int mode, shared_set, events;       /* events: SB_EV_READ, | SB_EV_EXCLUSIVE */
+	const char *mode_name;
+	const struct sb_ev_mech *mech;      /* M_EVENT */
+	struct sb_ev *set;                  /* -s: the one set every waiter shares */
+	int lfd;
+	struct sockaddr_in addr;
+	struct shared *sh;
+};
 
 enum { QUIET_MS = 20, TIMEOUT_S = 10 };
 
@@ -68,7 +75,7 @@ static void on_alarm(int sig)
 	(void)sig;      /* only interrupts the blocking call */
 }
 
-static _Noreturn void waiter_fail(struct shared *sh, int call)
+static _Noreturn void waiter_fail(struct shared *sh, const char *call)
 {
 	int zero = 0;
 	if (atomic_compare_exchange_strong(&sh->error, &zero, errno ? errno : EIO))
@@ -97,77 +104,67 @@ static void count_accept(struct shared *sh, int c)
 	}
 }
 
-/* The epoll registration of the listening socket, in a waiter's own
- * instance or in the one they share. -1 with errno set on failure. */
-static int watch_listener(int ep, int mode, int lfd)
+/* reuseport: the waiter's own listening socket on the shared port. */
+static int own_listener(const struct herd *h)
 {
-#if defined(HAVE_EPOLL)
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-#if defined(EPOLLEXCLUSIVE)
-	if (mode == M_EPOLL_EXCL)
-		ev.events |= EPOLLEXCLUSIVE;
-#endif
-	return epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-#else
-	(void)ep, (void)mode, (void)lfd;
-	errno = ENOSYS;
-	return -1;
-#endif
+	const char *opt;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		waiter_fail(h->sh, "socket()");
+	if (sb_reuseport(fd, &opt) != 0)
+		waiter_fail(h->sh, "setsockopt(SO_REUSEPORT)");
+	if (bind(fd, (const struct sockaddr *)&h->addr, sizeof h->addr) != 0)
+		waiter_fail(h->sh, "bind()");
+	if (listen(fd, SOMAXCONN) != 0)
+		waiter_fail(h->sh, "listen()");
+	return fd;
 }
 
-/* A waiter: blocks for connections until it is killed. Never returns.
- * ep: the shared epoll instance, or -1 for one of its own. */
-static _Noreturn void waiter(int mode, int lfd, int ep, const struct sockaddr_in *addr, struct shared *sh)
+/* Blocks in the mechanism's wait, then accepts from the non-blocking
+ * socket (another waiter may have been quicker: EAGAIN). */
+static _Noreturn void wait_events(const struct herd *h, int lfd)
 {
-#if defined(SO_REUSEPORT)
-	if (mode == M_REUSEPORT) {
-		int on = 1;
-		lfd = socket(AF_INET, SOCK_STREAM, 0);
-		if (lfd < 0)
-			waiter_fail(sh, 5);
-		if (setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
-			waiter_fail(sh, 6);
-		if (bind(lfd, (const struct sockaddr *)addr, sizeof *addr) != 0)
-			waiter_fail(sh, 7);
-		if (listen(lfd, SOMAXCONN) != 0)
-			waiter_fail(sh, 8);
+	struct sb_ev *e = h->set;
+	if (!e) {
+		if (!(e = sb_ev_new(h->mech, lfd + 1)))
+			waiter_fail(h->sh, sb_ev_failed(NULL));
+		if (sb_ev_watch(e, lfd, h->events) != 0)
+			waiter_fail(h->sh, sb_ev_failed(e));
 	}
-#else
-	(void)addr;
-#endif
-#if defined(HAVE_EPOLL)
-	if (mode == M_EPOLL || mode == M_EPOLL_EXCL) {
-		if (ep < 0) {
-			if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-				waiter_fail(sh, 2);
-			if (watch_listener(ep, mode, lfd) != 0)
-				waiter_fail(sh, 3);
-		}
-		struct epoll_event ev;
-		atomic_fetch_add(&sh->ready, 1);
-		for (;;) {
-			int k = epoll_wait(ep, &ev, 1, -1);
-			if (k < 0 && interrupted_call())
+	atomic_fetch_add(&h->sh->ready, 1);
+	for (;;) {
+		int fd, mask, k;
+		sb_ev_prepare(e, -1);
+		if (sb_ev_wait(e) < 0) {
+			if (interrupted_call())
 				continue;
-			if (k < 0)
-				waiter_fail(sh, 4);
-			int c = accept(lfd, NULL, NULL);     /* lfd is non-blocking */
-			if (c < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
-				waiter_fail(sh, 1);
-			count_accept(sh, c);
+			waiter_fail(h->sh, sb_ev_failed(e));
 		}
+		while ((k = sb_ev_next(e, &fd, &mask)) > 0)
+			;
+		if (k < 0)
+			waiter_fail(h->sh, sb_ev_failed(e));
+		int c = accept(lfd, NULL, NULL);
+		if (c < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+			waiter_fail(h->sh, "accept()");
+		count_accept(h->sh, c);
 	}
-#else
-	(void)ep;
-#endif
-	atomic_fetch_add(&sh->ready, 1);
+}
+
+/* A waiter: blocks for connections until it is killed. Never returns. */
+static _Noreturn void waiter(const struct herd *h)
+{
+	int lfd = h->mode == M_REUSEPORT ? own_listener(h) : h->lfd;
+	if (h->mode == M_EVENT)
+		wait_events(h, lfd);
+	atomic_fetch_add(&h->sh->ready, 1);
 	for (;;) {
 		int c = accept(lfd, NULL, NULL);
 		if (c < 0 && interrupted_call())
 			continue;
 		if (c < 0 && errno != ECONNABORTED)
-			waiter_fail(sh, 1);
-		count_accept(sh, c);
+			waiter_fail(h->sh, "accept()");
+		count_accept(h->sh, c);
 	}
 }
 
@@ -191,13 +188,13 @@ static void sleep_us(long us)
 /* How often process p has gone to sleep by itself (voluntary context
  * switches) and whether it is asleep now: a waiter the kernel woke and that
  * found nothing to do counts, even if it never returned to user space.
- * -1 where the OS does not tell. */
+ * -1 where the OS does not tell (no Linux-style /proc/PID/status). */
 static long long sleeps(pid_t p, int *asleep)
 {
-#if defined(__linux__)
 	char path[64], line[128];
 	long long v = -1;
 	snprintf(path, sizeof path, "/proc/%ld/status", (long)p);
+	*asleep = 1;
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -210,11 +207,6 @@ static long long sleeps(pid_t p, int *asleep)
 	}
 	fclose(f);
 	return v;
-#else
-	(void)p;
-	*asleep = 1;
-	return -1;
-#endif
 }
 
 /* The sum of sleeps() over every waiter; -1 if unknown. *all_asleep tells
@@ -234,14 +226,14 @@ static long long all_sleeps(const pid_t *pids, long long n, int *all_asleep)
 	return sum;
 }
 
-/* Nonzero, after sb_fail(), when a waiter reported an error or died. */
+/* Nonzero, after sb_stop/sb_fail, when a waiter reported an error or died. */
 static int waiter_trouble(struct sb *r, struct shared *sh, uint64_t n)
 {
 	int e = atomic_load(&sh->error);
 	if (e) {
-		int c = atomic_load(&sh->error_call);
+		const char *call = atomic_load(&sh->error_call);
 		errno = e;
-		sb_stop(r, call_name[c > 0 && c < 9 ? c : 0], n, e, NULL);
+		sb_stop(r, call ? call : "?", n, e, NULL);
 		return 1;
 	}
 	int st;
@@ -254,49 +246,211 @@ static int waiter_trouble(struct sb *r, struct shared *sh, uint64_t n)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* ---- the phases of main ---- */
+
+static void parse_args(int argc, char **argv, struct herd *h, long long *maxw, long long *rounds)
 {
-	int mode = M_ACCEPT, opt, shared_ep = 0;
-	long long maxw = 1000, rounds = 20;
+	int opt;
+	h->mode = M_ACCEPT;
+	h->mode_name = "accept";
+	h->events = SB_EV_READ;
 	while ((opt = sb_getopt("herdbench", argc, argv, "m:w:r:sh")) != -1) {
 		switch (opt) {
 		case 'm':
-			for (mode = 0; mode < NMODE && strcmp(optarg, mode_name[mode]) != 0; mode++)
-				;
-			if (mode == NMODE)
-				sb_usage_error("herdbench", "-m: unknown mode '%s' (accept, epoll, epoll-exclusive, reuseport)",
-					       optarg);
+			h->mode_name = optarg;
+			h->mech = NULL;
+			h->events = SB_EV_READ;
+			if (strcmp(optarg, "accept") == 0) {
+				h->mode = M_ACCEPT;
+			} else if (strcmp(optarg, "reuseport") == 0) {
+				h->mode = M_REUSEPORT;
+				if (!HAVE_SO_REUSEPORT && !HAVE_SO_REUSEPORT_LB)
+					sb_usage_error("herdbench", "-m: reuseport is not available on this OS");
+			} else {
+				h->mode = M_EVENT;
+				int excl = strcmp(optarg, "epoll-exclusive") == 0;
+				h->mech = sb_ev_mech(excl ? "epoll" : optarg);
+				if (!h->mech)
+					sb_usage_error("herdbench", "-m: unknown mode '%s' (accept, reuseport, epoll, "
+						       "epoll-exclusive, kqueue, poll, select, io_uring)", optarg);
+				if (!h->mech->available || (excl && !h->mech->supports_exclusive))
+					sb_usage_error("herdbench", "-m: %s is not available on this OS", optarg);
+				if (excl)
+					h->events |= SB_EV_EXCLUSIVE;
+			}
 			break;
-		case 'w': maxw = sb_number("herdbench", 'w', optarg, 1, 1000000); break;
-		case 'r': rounds = sb_number("herdbench", 'r', optarg, 1, 1000000); break;
-		case 's': shared_ep = 1; break;
-		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
+		case 'w': *maxw = sb_number("herdbench", 'w', optarg, 1, 1000000); break;
+		case 'r': *rounds = sb_number("herdbench", 'r', optarg, 1, 1000000); break;
+		case 's': h->shared_set = 1; break;
+		case 'h': fputs(usage, stdout); exit(SB_EXIT_OK);
 		}
 	}
 	sb_operand("herdbench", argc, argv, NULL);
-#if !defined(HAVE_EPOLL) || !defined(EPOLLEXCLUSIVE)
-	if (mode == M_EPOLL_EXCL)
-		sb_usage_error("herdbench", "-m: epoll-exclusive is not available on this OS");
-#endif
-#if !defined(HAVE_EPOLL)
-	if (mode == M_EPOLL)
-		sb_usage_error("herdbench", "-m: epoll is not available on this OS");
-#endif
-	if (shared_ep && mode != M_EPOLL && mode != M_EPOLL_EXCL)
+	if (h->shared_set && !(h->mode == M_EVENT && h->mech->survives_fork))
 		sb_usage_error("herdbench", "-s: only with -m epoll or -m epoll-exclusive");
-#if !defined(SO_REUSEPORT)
-	if (mode == M_REUSEPORT)
-		sb_usage_error("herdbench", "-m: reuseport is not available on this OS");
-#endif
+}
+
+/* The listening socket on 127.0.0.1, a free port. For reuseport the
+ * parent's socket only holds the port (bound, not listening: the kernel
+ * spreads connections over the waiters' listening sockets). The event
+ * modes' socket is non-blocking. 0, or -1 after sb_stop. */
+static int make_listener(struct sb *r, struct herd *h)
+{
+	const char *opt = "";
+	memset(&h->addr, 0, sizeof h->addr);
+	h->addr.sin_family = AF_INET;
+	h->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof h->addr;
+	h->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (h->lfd < 0)
+		sb_stop(r, "socket()", 0, errno, NULL);
+	else if (h->mode == M_REUSEPORT && sb_reuseport(h->lfd, &opt) != 0)
+		sb_stop(r, "setsockopt(SO_REUSEPORT)", 0, errno, NULL);
+	else if (bind(h->lfd, (struct sockaddr *)&h->addr, sizeof h->addr) != 0)
+		sb_stop(r, "bind()", 0, errno, NULL);
+	else if (getsockname(h->lfd, (struct sockaddr *)&h->addr, &alen) != 0)
+		sb_stop(r, "getsockname()", 0, errno, NULL);
+	else if (h->mode != M_REUSEPORT && listen(h->lfd, SOMAXCONN) != 0)
+		sb_stop(r, "listen()", 0, errno, NULL);
+	else if (h->mode == M_EVENT && fcntl(h->lfd, F_SETFL, O_NONBLOCK) != 0)
+		sb_stop(r, "fcntl(O_NONBLOCK)", 0, errno, NULL);
+	else if (h->shared_set && !(h->set = sb_ev_new(h->mech, h->lfd + 1)))
+		sb_stop(r, sb_ev_failed(NULL), 0, errno, NULL);
+	else if (h->shared_set && sb_ev_watch(h->set, h->lfd, h->events) != 0)
+		sb_stop(r, sb_ev_failed(h->set), 0, errno, NULL);
+	if (sb_ended(r))
+		return -1;
+	sb_meta(r, "listen", "127.0.0.1 port %d", ntohs(h->addr.sin_port));
+	if (h->mode == M_REUSEPORT)
+		sb_meta(r, "reuseport_option", "%s", opt);
+	return 0;
+}
+
+/* Forks waiters until there are w, then waits until all are blocked.
+ * 0, or -1 after sb_stop/sb_fail. */
+static int add_waiters(struct sb *r, const struct herd *h, pid_t *pids, long long *npids, long long w)
+{
+	while (*npids < w && !sb_interrupted()) {
+		pid_t p = fork();
+		if (p < 0) {
+			sb_stop(r, "fork()", (uint64_t)*npids, errno, NULL);
+			return -1;
+		}
+		if (p == 0) {
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGHUP, SIG_DFL);
+			if (sb_die_with_parent(SIGKILL) != 0) {
+				/* no such call here: look every second */
+				struct sigaction sa;
+				memset(&sa, 0, sizeof sa);
+				sa.sa_handler = on_alarm;
+				sigemptyset(&sa.sa_mask);
+				sigaction(SIGALRM, &sa, NULL);
+				struct itimerval it = {{1, 0}, {1, 0}};
+				setitimer(ITIMER_REAL, &it, NULL);
+			}
+			if (getppid() != parent_pid)
+				_exit(0);
+			waiter(h);
+		}
+		pids[(*npids)++] = p;
+	}
+	sb_tick start = sb_mono_ns();
+	while (atomic_load(&h->sh->ready) < (unsigned)w && !sb_interrupted()) {
+		if (waiter_trouble(r, h->sh, (uint64_t)w))
+			return -1;
+		if (sb_mono_ns() - start > TIMEOUT_S * 1000000000ull) {
+			sb_fail(r, (uint64_t)w, "only %u of %lld waiters started within %d s", atomic_load(&h->sh->ready),
+				w, TIMEOUT_S);
+			return -1;
+		}
+		sleep_us(1000);
+	}
+	sleep_us(QUIET_MS * 1000L);     /* the last ones reach their blocking call */
+	return 0;
+}
+
+/* One connection with w waiters: its row (wakeups, latency_ns). 0, or -1
+ * after sb_stop/sb_fail. */
+static int one_round(struct sb *r, const struct herd *h, const pid_t *pids, long long w)
+{
+	struct shared *sh = h->sh;
+	int asleep;
+	long long s0 = all_sleeps(pids, w, &asleep);
+	unsigned w0 = atomic_load(&sh->wakeups), a0 = atomic_load(&sh->accepted);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0) {
+		sb_stop(r, "socket()", (uint64_t)w, errno, NULL);
+		return -1;
+	}
+	sb_tick t0 = sb_ticks();
+	if (connect(c, (const struct sockaddr *)&h->addr, sizeof h->addr) != 0) {
+		sb_stop(r, "connect()", (uint64_t)w, errno, NULL);
+		close(c);
+		return -1;
+	}
+	/* until one waiter has accepted it */
+	sb_tick start = sb_mono_ns();
+	while (atomic_load(&sh->accepted) == a0 && !sb_interrupted() && !waiter_trouble(r, sh, (uint64_t)w)) {
+		if (sb_mono_ns() - start > TIMEOUT_S * 1000000000ull) {
+			sb_fail(r, (uint64_t)w, "no waiter accepted the connection within %d s", TIMEOUT_S);
+			break;
+		}
+		sleep_us(100);
+	}
+	sb_tick t1 = atomic_load(&sh->t_accept);
+	/* then until every waiter woken is asleep again: every waiter asleep
+	 * and their sleeps unchanged over QUIET_MS; where the OS does not
+	 * tell, until no waiter has returned from its call for QUIET_MS */
+	long long wakes = 0, prev = -1, now = 0;
+	unsigned seen = atomic_load(&sh->wakeups);
+	for (int quiet = 0; !sb_ended(r) && quiet < QUIET_MS;) {
+		if (s0 >= 0) {
+			sleep_us(QUIET_MS * 1000L);
+			now = all_sleeps(pids, w, &asleep);
+			quiet = now >= 0 && asleep && now == prev ? QUIET_MS : 0;
+			prev = now;
+			wakes = now - s0;
+		} else {
+			sleep_us(1000);
+			unsigned u = atomic_load(&sh->wakeups);
+			quiet = u == seen ? quiet + 1 : 0;
+			seen = u;
+			wakes = seen - w0;
+		}
+		if (waiter_trouble(r, sh, (uint64_t)w))
+			break;
+	}
+	close(c);
+	if (sb_ended(r))
+		return -1;
+	size_t row = sb_row(r, (uint64_t)w);
+	sb_put(r, row, 1, (double)wakes);
+	if (t1 >= t0)
+		sb_put(r, row, 2, (double)(t1 - t0));
+	return 0;
+}
+
+/* arguments -> listening socket -> for each W: waiters, rounds -> print */
+int main(int argc, char **argv)
+{
+	struct herd h;
+	long long maxw = 1000, rounds = 20;
+	memset(&h, 0, sizeof h);
+	parse_args(argc, argv, &h, &maxw, &rounds);
 
 	struct sb *r = sb_init("herdbench", "n wakeups latency_ns", argc, argv);
 	parent_pid = getpid();
 	sb_meta(r, "count", "%lld", maxw);
-	sb_meta(r, "mode", "%s", mode_name[mode]);
+	sb_meta(r, "mode", "%s", h.mode_name);
 	sb_meta(r, "rounds", "%lld", rounds);
 	sb_meta(r, "waiters", "processes");
-	if (mode == M_EPOLL || mode == M_EPOLL_EXCL)
-		sb_meta(r, "epoll_instance", "%s", shared_ep ? "one, shared by every waiter" : "one per waiter");
+	if (h.mode == M_EVENT)
+		sb_meta(r, "wait_call", "%s on %s", h.mech->wait_call,
+			h.shared_set ? "one set, shared by every waiter" : "one set per waiter");
+	if (h.mode == M_EVENT && h.mech->survives_fork)
+		sb_meta(r, "epoll_instance", "%s", h.shared_set ? "one, shared by every waiter" : "one per waiter");
 	int asleep_now;
 	sb_meta(r, "wakeups_counted", "%s", sleeps(getpid(), &asleep_now) >= 0
 		? "voluntary context switches of the waiters (/proc/PID/status): wakeups in the kernel too"
@@ -305,51 +459,15 @@ int main(int argc, char **argv)
 	sb_raise_nproc(r, maxw);
 	sb_reserve(r, (size_t)(rounds * 40));
 
-	struct shared *sh = sb_shared(sizeof *sh);
+	h.sh = sb_shared(sizeof *h.sh);
 	pid_t *pids = malloc((size_t)maxw * sizeof *pids);
 	long long npids = 0;
-	if (!sh || !pids) {
-		sb_fail(r, 0, "%s of the shared counters", sh ? "malloc()" : "mmap()");
+	if (!h.sh || !pids) {
+		sb_fail(r, 0, "%s of the shared counters", h.sh ? "malloc()" : "mmap()");
 		free(pids);
 		return sb_finish(r);
 	}
-
-	/* The listening socket on 127.0.0.1, a free port. For reuseport the
-	 * parent's socket only holds the port (bound, not listening: the
-	 * kernel spreads connections over the waiters' listening sockets). */
-	struct sockaddr_in addr;
-	memset(&addr, 0, sizeof addr);
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t alen = sizeof addr;
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), on = 1;
-	if (lfd < 0)
-		sb_stop(r, "socket()", 0, errno, NULL);
-#if defined(SO_REUSEPORT)
-	else if (mode == M_REUSEPORT && setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
-		sb_stop(r, "setsockopt(SO_REUSEPORT)", 0, errno, NULL);
-#endif
-	else if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0)
-		sb_stop(r, "bind()", 0, errno, NULL);
-	else if (getsockname(lfd, (struct sockaddr *)&addr, &alen) != 0)
-		sb_stop(r, "getsockname()", 0, errno, NULL);
-	else if (mode != M_REUSEPORT && listen(lfd, SOMAXCONN) != 0)
-		sb_stop(r, "listen()", 0, errno, NULL);
-	else if ((mode == M_EPOLL || mode == M_EPOLL_EXCL) && fcntl(lfd, F_SETFL, O_NONBLOCK) != 0)
-		sb_stop(r, "fcntl(O_NONBLOCK)", 0, errno, NULL);
-#if defined(HAVE_EPOLL)
-	int ep = -1;
-	if (shared_ep && !sb_ended(r)) {
-		if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-			sb_stop(r, "epoll_create1()", 0, errno, NULL);
-		else if (watch_listener(ep, mode, lfd) != 0)
-			sb_stop(r, "epoll_ctl()", 0, errno, NULL);
-	}
-#else
-	int ep = -1;
-#endif
-	(void)on;
-	sb_meta(r, "listen", "127.0.0.1 port %d", ntohs(addr.sin_port));
+	make_listener(r, &h);
 
 	/* W over 1, 2, 5, 10, 20, 50, ... and maxw. */
 	long long w = 0;
@@ -360,112 +478,18 @@ int main(int argc, char **argv)
 		w = dec * (step % 3 == 0 ? 1 : step % 3 == 1 ? 2 : 5);
 		if (w > maxw)
 			w = maxw;
-
-		/* More waiters, until there are w of them, all blocked. */
-		while (npids < w && !sb_interrupted()) {
-			pid_t p = fork();
-			if (p < 0) {
-				sb_stop(r, "fork()", (uint64_t)npids, errno, NULL);
-				break;
-			}
-			if (p == 0) {
-				signal(SIGINT, SIG_DFL);
-				signal(SIGTERM, SIG_DFL);
-				signal(SIGHUP, SIG_DFL);
-				if (sb_die_with_parent(SIGKILL) != 0) {
-					/* no such call here: look every second */
-					struct sigaction sa;
-					memset(&sa, 0, sizeof sa);
-					sa.sa_handler = on_alarm;
-					sigemptyset(&sa.sa_mask);
-					sigaction(SIGALRM, &sa, NULL);
-					struct itimerval it = {{1, 0}, {1, 0}};
-					setitimer(ITIMER_REAL, &it, NULL);
-				}
-				if (getppid() != parent_pid)
-					_exit(0);
-				waiter(mode, lfd, ep, &addr, sh);
-			}
-			pids[npids++] = p;
-		}
-		if (sb_ended(r))
+		if (add_waiters(r, &h, pids, &npids, w) != 0)
 			break;
-		sb_tick start = sb_mono_ns();
-		while (atomic_load(&sh->ready) < (unsigned)w && !sb_interrupted() && !waiter_trouble(r, sh, (uint64_t)w)) {
-			if (sb_mono_ns() - start > TIMEOUT_S * 1000000000ull) {
-				sb_fail(r, (uint64_t)w, "only %u of %lld waiters started within %d s",
-					atomic_load(&sh->ready), w, TIMEOUT_S);
+		for (long long round = 0; round < rounds && !sb_ended(r); round++)
+			if (one_round(r, &h, pids, npids) != 0)
 				break;
-			}
-			sleep_us(1000);
-		}
-		sleep_us(QUIET_MS * 1000L);     /* the last ones reach their blocking call */
-
-		for (long long round = 0; round < rounds && !sb_ended(r); round++) {
-			int asleep;
-			long long s0 = all_sleeps(pids, npids, &asleep);
-			unsigned w0 = atomic_load(&sh->wakeups), a0 = atomic_load(&sh->accepted);
-			int c = socket(AF_INET, SOCK_STREAM, 0);
-			if (c < 0) {
-				sb_stop(r, "socket()", (uint64_t)w, errno, NULL);
-				break;
-			}
-			sb_tick t0 = sb_ticks();
-			if (connect(c, (struct sockaddr *)&addr, sizeof addr) != 0) {
-				sb_stop(r, "connect()", (uint64_t)w, errno, NULL);
-				close(c);
-				break;
-			}
-			/* until one waiter has accepted it */
-			start = sb_mono_ns();
-			while (atomic_load(&sh->accepted) == a0 && !sb_interrupted() &&
-			       !waiter_trouble(r, sh, (uint64_t)w)) {
-				if (sb_mono_ns() - start > TIMEOUT_S * 1000000000ull) {
-					sb_fail(r, (uint64_t)w, "no waiter accepted the connection within %d s", TIMEOUT_S);
-					break;
-				}
-				sleep_us(100);
-			}
-			sb_tick t1 = atomic_load(&sh->t_accept);
-			/* then until every waiter woken is asleep again: every
-			 * waiter asleep and their sleeps unchanged over QUIET_MS;
-			 * where the OS does not tell, until no waiter has
-			 * returned from its call for QUIET_MS */
-			long long wakes = 0, prev = -1, now = 0;
-			unsigned seen = atomic_load(&sh->wakeups);
-			for (int quiet = 0; !sb_ended(r) && quiet < QUIET_MS;) {
-				if (s0 >= 0) {
-					sleep_us(QUIET_MS * 1000L);
-					now = all_sleeps(pids, npids, &asleep);
-					quiet = now >= 0 && asleep && now == prev ? QUIET_MS : 0;
-					prev = now;
-					wakes = now - s0;
-				} else {
-					sleep_us(1000);
-					unsigned u = atomic_load(&sh->wakeups);
-					quiet = u == seen ? quiet + 1 : 0;
-					seen = u;
-					wakes = seen - w0;
-				}
-				if (waiter_trouble(r, sh, (uint64_t)w))
-					break;
-			}
-			close(c);
-			if (sb_ended(r))
-				break;
-			size_t row = sb_row(r, (uint64_t)w);
-			sb_put(r, row, 1, (double)wakes);
-			if (t1 >= t0)
-				sb_put(r, row, 2, (double)(t1 - t0));
-		}
 	}
 
 	reap_all(pids, &npids);
-	if (lfd >= 0)
-		close(lfd);
-	if (ep >= 0)
-		close(ep);
-	munmap(sh, sizeof *sh);
+	if (h.lfd >= 0)
+		close(h.lfd);
+	sb_ev_free(h.set);
+	munmap(h.sh, sizeof *h.sh);
 	free(pids);
 	return sb_finish(r);
 }

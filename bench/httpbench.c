@@ -3,7 +3,7 @@
  * HTTP/1.x server while n other connections to it are open and idle.
  * Method: docs/bench/httpbench.md. Output: docs/format.md.
  */
-#include "sb.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,7 +131,7 @@ static int request(int fd, const char *req, size_t reqlen, char *buf, char *serv
 {
 	size_t off = 0, have = 0;
 	while (off < reqlen) {
-		ssize_t w = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
+		ssize_t w = send(fd, req + off, reqlen - off, SB_MSG_NOSIGNAL);
 		if (w < 0) {
 			int e = errno;
 			snprintf(why, sizeof why, "send(): %s", strerror(e));
@@ -218,68 +218,70 @@ static int request(int fd, const char *req, size_t reqlen, char *buf, char *serv
 	}
 }
 
-int main(int argc, char **argv)
-{
-	long long count = 10000, interval = 10, samples = 5;
-	int keep = 0, opt;
-	while ((opt = sb_getopt(bench, argc, argv, "c:i:s:kh")) != -1) {
-		switch (opt) {
-		case 'c': count = sb_number(bench, 'c', optarg, 1, 10000000); break;
-		case 'i': interval = sb_number(bench, 'i', optarg, 1, 10000000); break;
-		case 's': samples = sb_number(bench, 's', optarg, 1, 10000); break;
-		case 'k': keep = 1; break;
-		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
-		}
-	}
-	const char *url = sb_operand(bench, argc, argv, "URL");
+/* ---- arguments: the URL ---- */
+struct url {
+	char host[256], port[16];
+	const char *path;       /* "/..." */
+	const char *auth;       /* host[:port] as given, for the Host: header */
+	size_t alen;
+};
 
-	/* http://host[:port][/path] */
+/* http://host[:port][/path], or a one-line usage error. */
+static void parse_url(const char *url, struct url *u)
+{
 	if (strncmp(url, "http://", 7) != 0)
 		sb_usage_error(bench, "'%s' is not an http:// URL", url);
 	const char *auth = url + 7, *slash = strchr(auth, '/');
 	size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
-	const char *path = slash ? slash : "/";
-	char host[256], port[16] = "80";
 	const char *hend;
+	u->auth = auth;
+	u->alen = alen;
+	u->path = slash ? slash : "/";
+	snprintf(u->port, sizeof u->port, "80");
 	if (auth[0] == '[') {
 		hend = memchr(auth, ']', alen);
-		if (!hend || hend == auth + 1 || (size_t)(hend - auth - 1) >= sizeof host)
+		if (!hend || hend == auth + 1 || (size_t)(hend - auth - 1) >= sizeof u->host)
 			sb_usage_error(bench, "'%s': bad [IPv6] address", url);
-		memcpy(host, auth + 1, (size_t)(hend - auth - 1));
-		host[hend - auth - 1] = 0;
+		memcpy(u->host, auth + 1, (size_t)(hend - auth - 1));
+		u->host[hend - auth - 1] = 0;
 		hend++;
 	} else {
 		hend = memchr(auth, ':', alen);
 		if (!hend)
 			hend = auth + alen;
-		if (hend == auth || (size_t)(hend - auth) >= sizeof host)
+		if (hend == auth || (size_t)(hend - auth) >= sizeof u->host)
 			sb_usage_error(bench, "'%s': no host", url);
-		memcpy(host, auth, (size_t)(hend - auth));
-		host[hend - auth] = 0;
+		memcpy(u->host, auth, (size_t)(hend - auth));
+		u->host[hend - auth] = 0;
 	}
 	if (hend < auth + alen) {
 		size_t plen = (size_t)(auth + alen - hend - 1);
 		if (*hend != ':' || plen == 0 || plen > 5 || strspn(hend + 1, "0123456789") < plen ||
 		    atoi(hend + 1) > 65535)
 			sb_usage_error(bench, "'%s': bad port", url);
-		memcpy(port, hend + 1, plen);
-		port[plen] = 0;
+		memcpy(u->port, hend + 1, plen);
+		u->port[plen] = 0;
 	}
-	for (const char *p = path; *p; p++)
+	for (const char *p = u->path; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			sb_usage_error(bench, "'%s': the path has spaces or control characters", url);
-	struct addrinfo hints;
+}
+
+/* ---- setup: the server's address ---- */
+/* Resolves host and port; a name may have several addresses (localhost:
+ * ::1 and 127.0.0.1): target is the first that takes a connection (else the
+ * first). Returns the list to free, or NULL after printing the error. */
+static struct addrinfo *resolve(const struct url *u, char *addr, size_t alen)
+{
+	struct addrinfo hints, *all;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	struct addrinfo *all;
-	int gai = getaddrinfo(host, port, &hints, &all);
+	int gai = getaddrinfo(u->host, u->port, &hints, &all);
 	if (gai != 0) {
-		fprintf(stderr, "%s: %s: %s\n", bench, host, gai_strerror(gai));
-		return SB_EXIT_FAIL;
+		fprintf(stderr, "%s: %s: %s\n", bench, u->host, gai_strerror(gai));
+		return NULL;
 	}
-	/* A name may have several addresses (localhost: ::1 and 127.0.0.1):
-	 * use the first that takes a connection (else the first). */
 	struct addrinfo *ai = all;
 	for (; ai; ai = ai->ai_next) {
 		const char *call;
@@ -293,14 +295,124 @@ int main(int argc, char **argv)
 	}
 	if (!ai)
 		target = all;
-	char addr[INET6_ADDRSTRLEN] = "?";
-	getnameinfo(target->ai_addr, target->ai_addrlen, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+	snprintf(addr, alen, "?");
+	getnameinfo(target->ai_addr, target->ai_addrlen, addr, (socklen_t)alen, NULL, 0, NI_NUMERICHOST);
+	return all;
+}
 
+/* ---- what the measuring phase works with ---- */
+struct load {
+	struct sb *r;
+	const struct sb_clock *ck;
+	const char *addr, *port;
+	char *req, *buf;        /* the request; a buffer for a response head */
+	size_t reqlen;
+	long long samples;
+	int keep;
+	int *fds;               /* idle connections held here ... */
+	long long held, local_max;
+	struct sb_keeper *kp;   /* ... and those beyond local_max, in keepers */
+	long long slow_connect, slow_request;
+	char server[128];
+};
+
+/* ---- measure: one sample, one idle connection ---- */
+/* samples requests while n connections are idle: each on a fresh
+ * connection (its connect() timed too), or with -k on one kept alive. */
+static void take_sample(struct load *l, uint64_t n)
+{
+	int sfd = -1;
+	for (long long s = 0; s < l->samples && !sb_ended(l->r); s++) {
+		const char *call;
+		sb_tick ct = 0;
+		int fresh = sfd < 0;
+		if (fresh && (sfd = open_conn(&ct, &call)) < 0) {
+			connect_failed(l->r, strcmp(call, "connect()") ? call : "sample connect()", n, errno, l->addr,
+				       l->port);
+			break;
+		}
+		sb_tick t0 = sb_ticks();
+		int rc = request(sfd, l->req, l->reqlen, l->buf, l->server, sizeof l->server);
+		sb_tick t1 = sb_ticks();
+		if (rc < 0) {
+			if (errno == ETIMEDOUT)
+				sb_stop_limit(l->r, "request", n, errno, "no response within 10 s: the server "
+					      "is not serving more connections (its descriptor limit?) or stalled");
+			else if (errno)
+				sb_stop(l->r, "request", n, errno, why);
+			else
+				sb_fail(l->r, n, "request: %s", why);
+			break;
+		}
+		size_t row = sb_row(l->r, n);
+		if (fresh)
+			sb_put(l->r, row, 2, (double)ct);
+		sb_put(l->r, row, 3, (double)(t1 - t0));
+		l->slow_connect += fresh && sb_ticks_to_ns(l->ck, (double)ct) > STALL_NS;
+		l->slow_request += sb_ticks_to_ns(l->ck, (double)(t1 - t0)) > STALL_NS;
+		if (!l->keep || rc == 1 || s == l->samples - 1) {
+			close(sfd);
+			sfd = -1;
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+}
+
+/* One more idle connection, its connect() timed, then held here or handed
+ * to a keeper process. Returns 0, or -1 when the run ended. */
+static int open_idle(struct load *l, uint64_t n)
+{
+	const char *call;
+	sb_tick t;
+	int fd = open_conn(&t, &call);
+	if (fd < 0) {
+		connect_failed(l->r, call, n, errno, l->addr, l->port);
+		return -1;
+	}
+	sb_put(l->r, sb_row(l->r, n), 1, (double)t);
+	l->slow_connect += sb_ticks_to_ns(l->ck, (double)t) > STALL_NS;
+	if (l->held < l->local_max) {
+		l->fds[l->held++] = fd;
+		return 0;
+	}
+	int rc = sb_keep(l->kp, fd), e = errno;
+	close(fd);
+	if (rc != 0) {
+		sb_stop(l->r, "keeping the connection in a keeper process", n, e, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	/* ---- arguments ---- */
+	long long count = 10000, interval = 10, samples = 5;
+	int keep = 0, opt;
+	while ((opt = sb_getopt(bench, argc, argv, "c:i:s:kh")) != -1) {
+		switch (opt) {
+		case 'c': count = sb_number(bench, 'c', optarg, 1, 10000000); break;
+		case 'i': interval = sb_number(bench, 'i', optarg, 1, 10000000); break;
+		case 's': samples = sb_number(bench, 's', optarg, 1, 10000); break;
+		case 'k': keep = 1; break;
+		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
+		}
+	}
+	const char *url = sb_operand(bench, argc, argv, "URL");
+	struct url u;
+	parse_url(url, &u);
+
+	/* ---- setup: the target, the header, sources, limits, buffers ---- */
+	char addr[INET6_ADDRSTRLEN];
+	struct addrinfo *all = resolve(&u, addr, sizeof addr);
+	if (!all)
+		return SB_EXIT_FAIL;
 	struct sb *r = sb_init(bench, "n connect_ns sample_connect_ns request_ns", argc, argv);
 	long long points = (count + interval - 1) / interval;
 	sb_meta(r, "count", "%lld", count);
 	sb_meta(r, "url", "%s", url);
-	sb_meta(r, "target", "%s port %s", addr, port);
+	sb_meta(r, "target", "%s port %s", addr, u.port);
 	sb_meta(r, "sampling", "every %lld connections, %lld requests per sample, %s", interval, samples,
 		keep ? "keep-alive (one connection per sample)" : "one fresh connection per request (Connection: close)");
 	/* Beyond one ephemeral port range: spread over loopback sources. */
@@ -311,96 +423,42 @@ int main(int argc, char **argv)
 	else
 		sb_meta(r, "sources", "one address, chosen by the kernel, as is the port");
 	long long soft = sb_raise_nofile(r, count + 64);
-	long long local_max = soft < 0 ? count : soft - 64;   /* the rest go to keeper processes */
 
-	char *req = malloc(strlen(path) + strlen(host) + 200), *buf = malloc(HEAD_MAX);
-	int *fds = malloc((size_t)count * sizeof *fds);
-	struct sb_keeper *kp = sb_keeper_new();
-	if (!req || !buf || !fds) {
+	struct load l = {
+		.r = r, .ck = sb_clock(r), .addr = addr, .port = u.port, .samples = samples, .keep = keep,
+		.local_max = soft < 0 ? count : soft - 64,   /* the rest go to keeper processes */
+		.req = malloc(strlen(u.path) + strlen(u.host) + 200), .buf = malloc(HEAD_MAX),
+		.fds = malloc((size_t)count * sizeof *l.fds), .kp = sb_keeper_new(),
+	};
+	if (!l.req || !l.buf || !l.fds) {
 		sb_fail(r, 0, "malloc()");
 		return sb_finish(r);
 	}
-	int reqlen = sprintf(req, "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: scalebench-httpbench\r\n%s\r\n",
-			     path, (int)alen, auth, keep ? "" : "Connection: close\r\n");
+	l.reqlen = (size_t)sprintf(l.req, "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: scalebench-httpbench\r\n%s\r\n",
+				   u.path, (int)u.alen, u.auth, keep ? "" : "Connection: close\r\n");
 	sb_reserve(r, (size_t)(count + points * samples));
 
-	long long open_n = 0, held = 0, slow_connect = 0, slow_request = 0;
-	char server[128] = "";
-	const struct sb_clock *ck = sb_clock(r);
-	while (open_n < count && !sb_ended(r)) {
-		const char *call;
-		sb_tick t;
-		uint64_t n = (uint64_t)open_n;
-		/* A sample while n connections are open. */
-		int sfd = -1;
-		for (long long s = 0; open_n % interval == 0 && s < samples && !sb_ended(r); s++) {
-			sb_tick ct = 0;
-			int fresh = sfd < 0;
-			if (fresh && (sfd = open_conn(&ct, &call)) < 0) {
-				connect_failed(r, strcmp(call, "connect()") ? call : "sample connect()", n, errno,
-					       addr, port);
-				break;
-			}
-			sb_tick t0 = sb_ticks();
-			int rc = request(sfd, req, (size_t)reqlen, buf, server, sizeof server);
-			sb_tick t1 = sb_ticks();
-			if (rc < 0) {
-				if (errno == ETIMEDOUT)
-					sb_stop_limit(r, "request", n, errno, "no response within 10 s: the server "
-						      "is not serving more connections (its descriptor limit?) or stalled");
-				else if (errno)
-					sb_stop(r, "request", n, errno, why);
-				else
-					sb_fail(r, n, "request: %s", why);
-				break;
-			}
-			size_t row = sb_row(r, n);
-			if (fresh)
-				sb_put(r, row, 2, (double)ct);
-			sb_put(r, row, 3, (double)(t1 - t0));
-			slow_connect += fresh && sb_ticks_to_ns(ck, (double)ct) > STALL_NS;
-			slow_request += sb_ticks_to_ns(ck, (double)(t1 - t0)) > STALL_NS;
-			if (!keep || rc == 1 || s == samples - 1) {
-				close(sfd);
-				sfd = -1;
-			}
-		}
-		if (sfd >= 0)
-			close(sfd);
-		if (sb_ended(r))
+	/* ---- measure: every interval connections a sample, then one more idle
+	 * connection, until count are open ---- */
+	for (long long open_n = 0; open_n < count && !sb_ended(r); open_n++) {
+		if (open_n % interval == 0)
+			take_sample(&l, (uint64_t)open_n);
+		if (sb_ended(r) || open_idle(&l, (uint64_t)open_n) != 0)
 			break;
-		/* One more idle connection. */
-		int fd = open_conn(&t, &call);
-		if (fd < 0) {
-			connect_failed(r, call, n, errno, addr, port);
-			break;
-		}
-		sb_put(r, sb_row(r, n), 1, (double)t);
-		slow_connect += sb_ticks_to_ns(ck, (double)t) > STALL_NS;
-		if (held < local_max) {
-			fds[held++] = fd;
-		} else {
-			int rc = sb_keep(kp, fd), e = errno;
-			close(fd);
-			if (rc != 0) {
-				sb_stop(r, "keeping the connection in a keeper process", n, e, NULL);
-				break;
-			}
-		}
-		open_n++;
 	}
 
-	sb_meta(r, "connections_held", "%lld in this process, %lld in %d keeper process%s", held,
-		sb_kept(kp), sb_keepers(kp), sb_keepers(kp) == 1 ? "" : "es");
-	sb_meta(r, "server", "%s", server[0] ? server : "(no Server header)");
+	/* ---- print ---- */
+	sb_meta(r, "connections_held", "%lld in this process, %lld in %d keeper process%s", l.held,
+		sb_kept(l.kp), sb_keepers(l.kp), sb_keepers(l.kp) == 1 ? "" : "es");
+	sb_meta(r, "server", "%s", l.server[0] ? l.server : "(no Server header)");
 	sb_meta(r, "slow_over_200ms", "connect %lld, request %lld (kept as measured: probable SYN or data "
-		"retransmits)", slow_connect, slow_request);
-	for (long long i = 0; i < held; i++)
-		close(fds[i]);
-	sb_keeper_end(kp);
-	free(fds);
-	free(req);
-	free(buf);
+		"retransmits)", l.slow_connect, l.slow_request);
+	for (long long i = 0; i < l.held; i++)
+		close(l.fds[i]);
+	sb_keeper_end(l.kp);
+	free(l.fds);
+	free(l.req);
+	free(l.buf);
 	freeaddrinfo(all);
 	return sb_finish(r);
 }

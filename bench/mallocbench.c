@@ -24,7 +24,7 @@ enum { WINDOW = 64 };           /* blocks each worker keeps live */
 static const char usage[] =
 	"usage: mallocbench [-t maxt] [-n ops] [-s size] [-h]\n"
 	"  -t maxt  largest number of threads (and of processes); T runs over\n"
-	"           1, 2, 4, ... and maxt (default 4 x the CPUs online)\n"
+	"           1, 2, 3, 4, 6, 8, 12, 16, ... and maxt (default 4 x the CPUs online)\n"
 	"  -n ops   malloc()/free() pairs per worker (default 1000000)\n"
 	"  -s size  bytes per block (default 64)\n"
 	"Rows: n threads_ns processes_ns, n = T; one row per worker:\n"
@@ -91,6 +91,15 @@ static sb_tick start_workers(int n)
 	return t;
 }
 
+/* The next T after t: 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (powers of two and
+ * the midpoints 3 x 2^k between them: enough T for a growth verdict even
+ * on a machine with few CPUs), never past maxt. */
+static long long next_t(long long t, long long maxt)
+{
+	long long n = t < 2 ? 2 : (t & (t - 1)) == 0 ? t + t / 2 : t + t / 3;
+	return n < maxt ? n : maxt;
+}
+
 /* Appends " T=ms" to a header value being built. */
 static void add_wall(char *buf, size_t len, long long t, double ms)
 {
@@ -100,8 +109,8 @@ static void add_wall(char *buf, size_t len, long long t, double ms)
 
 int main(int argc, char **argv)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	long long maxt = 4 * (cpus > 0 ? cpus : 1);
+	long cpus = sb_cpus();
+	long long maxt = 4 * (long long)cpus;
 	int opt;
 	ops = 1000000;
 	size = 64;
@@ -131,11 +140,11 @@ int main(int argc, char **argv)
 		free(pids);
 		return sb_finish(r);
 	}
-	sb_reserve(r, (size_t)maxt * 3);
+	sb_reserve(r, (size_t)maxt * 8);
 	char wall_t[2048] = "", wall_p[2048] = "";
 	pid_t me = getpid();
 
-	for (long long t = 1; !sb_ended(r); t = t * 2 < maxt ? t * 2 : maxt) {
+	for (long long t = 1; !sb_ended(r); t = next_t(t, maxt)) {
 		size_t first = sb_rows(r);
 		for (long long k = 0; k < t; k++)
 			sb_row(r, (uint64_t)t);

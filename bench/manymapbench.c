@@ -4,7 +4,7 @@
  * open files and mappings the process already holds grows.
  * Method: docs/bench/manymapbench.md. Output: docs/format.md.
  */
-#include "sb.h"
+#include "files.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * already holds grows.
  * Method: docs/bench/mmapbench.md. Output: docs/format.md.
  */
-#include "sb.h"
+#include "files.h"
 
 #include <errno.h>
 #include <fcntl.h>

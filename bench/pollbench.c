@@ -1,622 +1,330 @@
 /*
- * pollbench - the cost of delivering one event through select, poll, epoll,
- * kqueue and io_uring as the number of watched descriptors N grows (the
- * C10K problem: select and poll scan every descriptor, epoll and kqueue do not).
+ * pollbench - the cost of the wait call that delivers one event through
+ * select, poll, epoll, kqueue and io_uring as the number of watched
+ * descriptors N grows (the C10K problem: select and poll scan every
+ * descriptor, epoll and kqueue do not). The mechanisms: lib/events.h.
  * Method: docs/bench/pollbench.md. Output: docs/format.md.
  */
-#define _GNU_SOURCE 1           /* Linux: syscall() for io_uring */
-#if defined(__APPLE__)
-#define _DARWIN_C_SOURCE 1
-#endif
 #include "sb.h"
+#include "events.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-/* ---- which mechanisms this OS has (select and poll: all of them) ---- */
-#if defined(__linux__)
-#include <sys/epoll.h>
-#define HAVE_EPOLL 1
-#include <linux/io_uring.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#if defined(__NR_io_uring_setup) && defined(IORING_POLL_ADD_MULTI) && defined(IORING_FEAT_EXT_ARG)
-#define HAVE_IO_URING 1
-#endif
-#endif
-#if defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || defined(__APPLE__) || \
-	defined(__DragonFly__)
-#include <sys/event.h>
-#define HAVE_KQUEUE 1
-#endif
-
-enum { M_SELECT, M_POLL, M_EPOLL, M_KQUEUE, M_IO_URING, NMECH };
-static const char *const mech_name[NMECH] = {"select", "poll", "epoll", "kqueue", "io_uring"};
-static const int mech_have[NMECH] = {
-	1, 1,
-#if defined(HAVE_EPOLL)
-	1,
-#else
-	0,
-#endif
-#if defined(HAVE_KQUEUE)
-	1,
-#else
-	0,
-#endif
-#if defined(HAVE_IO_URING)
-	1,
-#else
-	0,
-#endif
-};
-
-enum { MAXACTIVE = 4, TIMEOUT_S = 10 };
+enum { TIMEOUT_S = 10, MAXMECH = 8, SPARE = 8 };
+enum { POS_FIRST, POS_MIDDLE, POS_LAST, NPOS };
+static const char *const pos_name[NPOS] = {"first", "middle", "last"};
 
 static const char usage[] =
-	"usage: pollbench [-m list] [-n maxn] [-r reps] [-h]\n"
+	"usage: pollbench [-m list] [-n maxn] [-r reps] [-p first|middle|last] [-h]\n"
 	"  -m list  comma-separated mechanisms of select,poll,epoll,kqueue,io_uring\n"
 	"           (default: every one this OS has)\n"
 	"  -n maxn  largest number of watched descriptors (default 10000); N runs over\n"
 	"           a geometric grid from 1 to maxn, 10 points per decade\n"
 	"  -r reps  events timed per N and mechanism (default 100)\n"
-	"Rows: n <mech>_ns..., n = descriptors watched; one row per repetition.\n";
+	"  -p pos   where the one ready descriptor sits among the N, in descriptor\n"
+	"           number and registration order (default last)\n"
+	"Rows: n <mech>_ns..., n = descriptors watched; one row per repetition.\n"
+	"Each value is the wait call alone: select(), poll(), epoll_wait(), kevent()\n"
+	"or io_uring_enter(); the write that makes the descriptor ready and the read\n"
+	"that drains it are outside.\n";
 
-/* The watched set for one N: N descriptors, up to MAXACTIVE of them active
- * (one end of a socketpair whose other end we write to), the rest idle. */
-struct watch {
-	int n;
-	int *fd;            /* [n] the watched descriptors, in registration order */
-	int active[MAXACTIVE], peer[MAXACTIVE], pos[MAXACTIVE], nactive;
-	int maxfd;
-	struct pollfd *pfd; /* poll */
-	fd_set master;      /* select */
-	int q;              /* epoll, kqueue or io_uring descriptor */
-	const char *call;   /* the call that failed */
-	int wrong;          /* index reported instead of the expected one */
-#if defined(HAVE_IO_URING)
-	struct uring {
-		unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, sq_entries;
-		unsigned *cq_head, *cq_tail, *cq_mask;
-		struct io_uring_sqe *sqes;
-		struct io_uring_cqe *cqes;
-		void *ring;
-		size_t ring_len, sqes_len;
-	} u;
-#endif
+struct args {
+	const struct sb_ev_mech *mech[MAXMECH];
+	int nmech, pos;
+	long long maxn, reps;
+	char uring_note[160];
 };
 
-#if defined(HAVE_IO_URING)
-/* io_uring by raw system calls (no liburing: the suite needs only libc). */
-static int uring_setup(struct uring *u, unsigned entries)
-{
-	struct io_uring_params p;
-	memset(&p, 0, sizeof p);
-	int fd = (int)syscall(__NR_io_uring_setup, entries, &p);
-	if (fd < 0)
-		return -1;
-	if (!(p.features & IORING_FEAT_SINGLE_MMAP) || !(p.features & IORING_FEAT_EXT_ARG)) {
-		close(fd);
-		errno = ENOSYS;
-		return -1;
-	}
-	size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-	size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-	u->ring_len = sq_len > cq_len ? sq_len : cq_len;
-	u->ring = mmap(NULL, u->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
-		       IORING_OFF_SQ_RING);
-	if (u->ring == MAP_FAILED) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	u->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
-	u->sqes = mmap(NULL, u->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
-		       IORING_OFF_SQES);
-	if (u->sqes == MAP_FAILED) {
-		int e = errno;
-		munmap(u->ring, u->ring_len);
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	char *b = u->ring;
-	u->sq_head = (unsigned *)(b + p.sq_off.head);
-	u->sq_tail = (unsigned *)(b + p.sq_off.tail);
-	u->sq_mask = (unsigned *)(b + p.sq_off.ring_mask);
-	u->sq_array = (unsigned *)(b + p.sq_off.array);
-	u->sq_entries = p.sq_entries;
-	u->cq_head = (unsigned *)(b + p.cq_off.head);
-	u->cq_tail = (unsigned *)(b + p.cq_off.tail);
-	u->cq_mask = (unsigned *)(b + p.cq_off.ring_mask);
-	u->cqes = (struct io_uring_cqe *)(b + p.cq_off.cqes);
-	return fd;
-}
+/* The descriptors: one AF_UNIX stream socketpair (the active end is
+ * watched, its peer is written to) and idle unbound AF_UNIX datagram
+ * sockets. fd[] is in ascending descriptor number; the active socket's file
+ * sits at fd[act] and is moved by swapping descriptor numbers, so that its
+ * rank is the same for select (which scans by number) and poll (which
+ * scans its array, registered in this order). */
+struct pool {
+	int *fd, made, act, peer, fdcap;
+};
 
-static void uring_close(struct uring *u, int fd)
-{
-	munmap(u->sqes, u->sqes_len);
-	munmap(u->ring, u->ring_len);
-	close(fd);
-}
+/* ---- arguments ---- */
 
-static int uring_enter(int fd, unsigned submit, unsigned wait)
+/* "poll,epoll" into a->mech[], from a copy: argv stays as given (# args). */
+static void parse_mechs(const char *list, struct args *a)
 {
-	struct __kernel_timespec ts = {.tv_sec = TIMEOUT_S, .tv_nsec = 0};
-	struct io_uring_getevents_arg arg;
-	memset(&arg, 0, sizeof arg);
-	arg.ts = (uint64_t)(uintptr_t)&ts;
-	unsigned flags = wait ? IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG : 0;
-	return (int)syscall(__NR_io_uring_enter, fd, submit, wait, flags, wait ? &arg : NULL,
-			    wait ? sizeof arg : 0);
-}
-
-/* Queues a multishot POLL_ADD (POLLIN) for fd, tagged with its index. */
-static void uring_poll_add(struct uring *u, int fd, unsigned tag)
-{
-	unsigned tail = *u->sq_tail, i = tail & *u->sq_mask;
-	struct io_uring_sqe *s = &u->sqes[i];
-	memset(s, 0, sizeof *s);
-	s->opcode = IORING_OP_POLL_ADD;
-	s->fd = fd;
-	s->poll32_events = POLLIN;
-	s->len = IORING_POLL_ADD_MULTI;
-	s->user_data = tag;
-	u->sq_array[i] = i;
-	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
-}
-#endif
-
-/* Registers the watched set with mechanism m (not timed). 0, or -1 with
- * w->call and errno set. */
-static int setup(int m, struct watch *w)
-{
-	w->q = -1;
-	switch (m) {
-	case M_SELECT:
-		FD_ZERO(&w->master);
-		for (int i = 0; i < w->n; i++)
-			FD_SET(w->fd[i], &w->master);
-		return 0;
-	case M_POLL:
-		for (int i = 0; i < w->n; i++) {
-			w->pfd[i].fd = w->fd[i];
-			w->pfd[i].events = POLLIN;
-			w->pfd[i].revents = 0;
-		}
-		return 0;
-#if defined(HAVE_EPOLL)
-	case M_EPOLL:
-		w->call = "epoll_create1()";
-		if ((w->q = epoll_create1(EPOLL_CLOEXEC)) < 0)
-			return -1;
-		w->call = "epoll_ctl(EPOLL_CTL_ADD)";
-		for (int i = 0; i < w->n; i++) {
-			struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-			if (epoll_ctl(w->q, EPOLL_CTL_ADD, w->fd[i], &ev) != 0)
-				return -1;
-		}
-		return 0;
-#endif
-#if defined(HAVE_KQUEUE)
-	case M_KQUEUE:
-		w->call = "kqueue()";
-		if ((w->q = kqueue()) < 0)
-			return -1;
-		w->call = "kevent(EV_ADD)";
-		for (int i = 0; i < w->n; i++) {
-			struct kevent ev;
-			EV_SET(&ev, (uintptr_t)w->fd[i], EVFILT_READ, EV_ADD, 0, 0, (void *)(intptr_t)i);
-			if (kevent(w->q, &ev, 1, NULL, 0, NULL) != 0)
-				return -1;
-		}
-		return 0;
-#endif
-#if defined(HAVE_IO_URING)
-	case M_IO_URING:
-		w->call = "io_uring_setup()";
-		if ((w->q = uring_setup(&w->u, 256)) < 0)
-			return -1;
-		w->call = "io_uring_enter(POLL_ADD)";
-		for (int i = 0; i < w->n;) {
-			unsigned batch = 0;
-			while (i < w->n && batch < w->u.sq_entries) {
-				uring_poll_add(&w->u, w->fd[i], (unsigned)i);
-				i++;
-				batch++;
-			}
-			int k = uring_enter(w->q, batch, 0);
-			if (k < 0)
-				return -1;
-			if ((unsigned)k != batch) {
-				errno = EAGAIN;
-				return -1;
-			}
-		}
-		return 0;
-#endif
-	}
-	errno = ENOSYS;
-	return -1;
-}
-
-static void teardown(int m, struct watch *w)
-{
-#if defined(HAVE_IO_URING)
-	if (m == M_IO_URING && w->q >= 0) {
-		uring_close(&w->u, w->q);
-		w->q = -1;
-	}
-#endif
-	(void)m;
-	if (w->q >= 0)
-		close(w->q);
-	w->q = -1;
-}
-
-/* Waits for the one ready descriptor and returns its index in w->fd, -1
- * with w->call and errno set on an error, or -2 when nothing was reported
- * in TIMEOUT_S seconds. For select and poll the scan of the result, which
- * every caller of these interfaces must do, is part of it. */
-static int wait_one(int m, struct watch *w)
-{
-	switch (m) {
-	case M_SELECT: {
-		fd_set rd;
-		memcpy(&rd, &w->master, sizeof rd);
-		struct timeval tv = {.tv_sec = TIMEOUT_S, .tv_usec = 0};
-		int k = select(w->maxfd + 1, &rd, NULL, NULL, &tv);
-		w->call = "select()";
-		if (k <= 0)
-			return k < 0 ? -1 : -2;
-		for (int i = 0; i < w->n; i++)
-			if (FD_ISSET(w->fd[i], &rd))
-				return i;
-		return -2;
-	}
-	case M_POLL: {
-		int k = poll(w->pfd, (nfds_t)w->n, TIMEOUT_S * 1000);
-		w->call = "poll()";
-		if (k <= 0)
-			return k < 0 ? -1 : -2;
-		for (int i = 0; i < w->n; i++)
-			if (w->pfd[i].revents)
-				return i;
-		return -2;
-	}
-#if defined(HAVE_EPOLL)
-	case M_EPOLL: {
-		struct epoll_event ev[8];
-		int k = epoll_wait(w->q, ev, 8, TIMEOUT_S * 1000);
-		w->call = "epoll_wait()";
-		if (k <= 0)
-			return k < 0 ? -1 : -2;
-		return (int)ev[0].data.u32;
-	}
-#endif
-#if defined(HAVE_KQUEUE)
-	case M_KQUEUE: {
-		struct kevent ev[8];
-		struct timespec ts = {.tv_sec = TIMEOUT_S, .tv_nsec = 0};
-		int k = kevent(w->q, NULL, 0, ev, 8, &ts);
-		w->call = "kevent()";
-		if (k <= 0)
-			return k < 0 ? -1 : -2;
-		return (int)(intptr_t)ev[0].udata;
-	}
-#endif
-#if defined(HAVE_IO_URING)
-	case M_IO_URING: {
-		struct uring *u = &w->u;
-		unsigned head = *u->cq_head;
-		w->call = "io_uring_enter(GETEVENTS)";
-		if (__atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE) == head && uring_enter(w->q, 0, 1) < 0)
-			return errno == ETIME ? -2 : -1;
-		if (__atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE) == head)
-			return -2;
-		struct io_uring_cqe *c = &u->cqes[head & *u->cq_mask];
-		int tag = (int)c->user_data, res = c->res;
-		unsigned more = c->flags & IORING_CQE_F_MORE;
-		__atomic_store_n(u->cq_head, head + 1, __ATOMIC_RELEASE);
-		w->call = "IORING_OP_POLL_ADD";
-		if (res < 0) {
-			errno = -res;
-			return -1;
-		}
-		if (!more) {        /* the kernel ended the multishot poll: arm it again */
-			uring_poll_add(u, w->fd[tag], (unsigned)tag);
-			if (uring_enter(w->q, 1, 0) != 1)
-				return -1;
-		}
-		return tag;
-	}
-#endif
-	}
-	errno = ENOSYS;
-	return -1;
-}
-
-/* Makes active descriptor a readable, waits for it, consumes it: one event.
- * Returns 0 and the ticks it took, or -1 (w->call, errno) / -2 (nothing
- * reported) / -3 (another descriptor reported: w->wrong). */
-static int one_event(int m, struct watch *w, int a, sb_tick *dt)
-{
-	char c = 'x';
-	sb_tick t0 = sb_ticks();
-	ssize_t k = write(w->peer[a], &c, 1);
-	if (k != 1) {
-		w->call = "write()";
-		return -1;
-	}
-	int got = wait_one(m, w);
-	if (got < 0)
-		return got;
-	if (got != w->pos[a]) {
-		w->wrong = got;
-		return -3;
-	}
-	k = read(w->active[a], &c, 1);
-	sb_tick t1 = sb_ticks();
-	if (k != 1) {
-		w->call = "read()";
-		if (k == 0)
-			errno = EIO;
-		return -1;
-	}
-	*dt = t1 - t0;
-	return 0;
-}
-
-/* Nothing is ready before an event: a zero-timeout wait must report none. */
-static int check_quiet(int m, struct watch *w)
-{
-	switch (m) {
-	case M_SELECT: {
-		fd_set rd;
-		memcpy(&rd, &w->master, sizeof rd);
-		struct timeval tv = {0, 0};
-		return select(w->maxfd + 1, &rd, NULL, NULL, &tv);
-	}
-	case M_POLL:
-		return poll(w->pfd, (nfds_t)w->n, 0);
-#if defined(HAVE_EPOLL)
-	case M_EPOLL: {
-		struct epoll_event ev[8];
-		return epoll_wait(w->q, ev, 8, 0);
-	}
-#endif
-#if defined(HAVE_KQUEUE)
-	case M_KQUEUE: {
-		struct kevent ev[8];
-		struct timespec ts = {0, 0};
-		return kevent(w->q, NULL, 0, ev, 8, &ts);
-	}
-#endif
-#if defined(HAVE_IO_URING)
-	case M_IO_URING:
-		return __atomic_load_n(w->u.cq_tail, __ATOMIC_ACQUIRE) != *w->u.cq_head;
-#endif
-	}
-	return 0;
-}
-
-/* Parses "poll,epoll" into want[]; exits with a usage error on a bad name. */
-static void parse_list(char *s, int *want)
-{
-	memset(want, 0, NMECH * sizeof *want);
-	char *save = NULL;
-	for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int m = 0;
-		while (m < NMECH && strcmp(t, mech_name[m]) != 0)
-			m++;
-		if (m == NMECH)
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		sb_usage_error("pollbench", "-m: out of memory");
+	a->nmech = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		const struct sb_ev_mech *m = sb_ev_mech(t);
+		if (!m)
 			sb_usage_error("pollbench", "-m: unknown mechanism '%s' (select,poll,epoll,kqueue,io_uring)", t);
-		if (!mech_have[m])
+		if (!m->available)
 			sb_usage_error("pollbench", "-m: %s is not available on this OS", t);
-		want[m] = 1;
+		int dup = 0;
+		for (int i = 0; i < a->nmech; i++)
+			dup |= a->mech[i] == m;
+		if (!dup && a->nmech < MAXMECH)
+			a->mech[a->nmech++] = m;
 	}
-	int any = 0;
-	for (int m = 0; m < NMECH; m++)
-		any |= want[m];
-	if (!any)
+	free(copy);
+	if (!a->nmech)
 		sb_usage_error("pollbench", "-m: no mechanism given");
 }
 
-int main(int argc, char **argv)
+static void parse_args(int argc, char **argv, struct args *a)
 {
-	long long maxn = 10000, reps = 100;
-	int want[NMECH], opt, asked[NMECH] = {0};
-	memcpy(want, mech_have, sizeof want);
-	while ((opt = sb_getopt("pollbench", argc, argv, "m:n:r:h")) != -1) {
+	const char *list = NULL;
+	int opt;
+	a->maxn = 10000;
+	a->reps = 100;
+	a->pos = POS_LAST;
+	while ((opt = sb_getopt("pollbench", argc, argv, "m:n:r:p:h")) != -1) {
 		switch (opt) {
-		case 'm': parse_list(optarg, want); memcpy(asked, want, sizeof asked); break;
-		case 'n': maxn = sb_number("pollbench", 'n', optarg, 1, 10000000); break;
-		case 'r': reps = sb_number("pollbench", 'r', optarg, 1, 1000000); break;
-		case 'h': fputs(usage, stdout); return SB_EXIT_OK;
+		case 'm': list = optarg; break;
+		case 'n': a->maxn = sb_number("pollbench", 'n', optarg, 1, 10000000); break;
+		case 'r': a->reps = sb_number("pollbench", 'r', optarg, 1, 1000000); break;
+		case 'p':
+			for (a->pos = 0; a->pos < NPOS && strcmp(optarg, pos_name[a->pos]) != 0; a->pos++)
+				;
+			if (a->pos == NPOS)
+				sb_usage_error("pollbench", "-p: '%s' is not first, middle or last", optarg);
+			break;
+		case 'h': fputs(usage, stdout); exit(SB_EXIT_OK);
 		}
 	}
 	sb_operand("pollbench", argc, argv, NULL);
-
+	if (list) {
+		parse_mechs(list, a);
+	} else {
+		a->nmech = 0;
+		for (int i = 0; sb_ev_mech_at(i); i++)
+			if (sb_ev_mech_at(i)->available)
+				a->mech[a->nmech++] = sb_ev_mech_at(i);
+	}
 	/* io_uring may be compiled in but refused at run time (seccomp,
-	 * kernel.io_uring_disabled, an old kernel): probe it first. */
-	char uring_note[160] = "not on this OS";
-#if defined(HAVE_IO_URING)
-	if (want[M_IO_URING]) {
-		struct uring u;
-		int fd = uring_setup(&u, 4);
-		if (fd >= 0) {
-			uring_close(&u, fd);
-			snprintf(uring_note, sizeof uring_note,
-				 "multishot IORING_OP_POLL_ADD, raw system calls (no liburing)");
-		} else {
-			snprintf(uring_note, sizeof uring_note, "unavailable: io_uring_setup(): %s", strerror(errno));
-			if (asked[M_IO_URING])
-				sb_usage_error("pollbench", "-m: io_uring is refused here (io_uring_setup: %s)",
-					       strerror(errno));
-			want[M_IO_URING] = 0;
+	 * kernel.io_uring_disabled, an old kernel): asked for, that is an
+	 * error; by default it is left out, and the header says why. */
+	snprintf(a->uring_note, sizeof a->uring_note, "not on this OS");
+	for (int i = 0; i < a->nmech; i++) {
+		if (strcmp(a->mech[i]->name, "io_uring") != 0)
+			continue;
+		if (sb_ev_probe(a->mech[i], a->uring_note, sizeof a->uring_note) != 0) {
+			if (list)
+				sb_usage_error("pollbench", "-m: io_uring is refused here (%s)", a->uring_note);
+			memmove(&a->mech[i], &a->mech[i + 1], (size_t)(a->nmech - i - 1) * sizeof a->mech[0]);
+			a->nmech--;
 		}
+		break;
 	}
-#endif
+}
 
-	char cols[128] = "n", have[128] = "";
-	int mechs[NMECH], nm = 0;
-	for (int m = 0; m < NMECH; m++) {
-		if (mech_have[m]) {
-			strcat(have, *have ? " " : "");
-			strcat(have, mech_name[m]);
-		}
-		if (want[m]) {
-			strcat(cols, " ");
-			strcat(cols, mech_name[m]);
-			strcat(cols, "_ns");
-			mechs[nm++] = m;
-		}
-	}
-	struct sb *r = sb_init("pollbench", cols, argc, argv);
-	sb_meta(r, "count", "%lld", maxn);
-	sb_meta(r, "mechanisms", "%s", have);
-	sb_meta(r, "io_uring", "%s", uring_note);
-	sb_meta(r, "reps", "%lld", reps);
-	sb_meta(r, "watched", "up to %d active AF_UNIX stream socketpair ends, the rest idle unbound "
-		"AF_UNIX datagram sockets; all for POLLIN, level-triggered", MAXACTIVE);
-	sb_meta(r, "select_limit", "descriptors below FD_SETSIZE=%d", FD_SETSIZE);
-	sb_raise_nofile(r, maxn + 2 * MAXACTIVE + 4);
+/* ---- set up ---- */
 
-	/* The descriptors: actives first (lowest numbers, so that select can
-	 * watch as many as possible), then every idle one the largest N needs. */
-	struct watch w;
-	memset(&w, 0, sizeof w);
-	int nact = maxn < MAXACTIVE ? (int)maxn : MAXACTIVE;
-	int made_active = 0;
-	for (; made_active < nact; made_active++) {
-		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
-			sb_stop(r, "socketpair()", (uint64_t)made_active, errno, NULL);
-			break;
-		}
-		w.active[made_active] = sv[0];
-		w.peer[made_active] = sv[1];
-	}
-	long long nidle = maxn - nact, idle_made = 0;
-	int *idle = malloc((size_t)(nidle > 0 ? nidle : 1) * sizeof *idle);
-	w.fd = malloc((size_t)maxn * sizeof *w.fd);
-	w.pfd = malloc((size_t)maxn * sizeof *w.pfd);
-	if (!idle || !w.fd || !w.pfd) {
+/* Makes the socketpair and up to maxn-1 idle sockets; a descriptor limit
+ * stops the run (sb_stop) with the N that fit still measured. Returns the
+ * largest N there are descriptors for. */
+static long long make_pool(struct sb *r, long long maxn, struct pool *p)
+{
+	memset(p, 0, sizeof *p);
+	p->peer = -1;
+	p->fd = malloc((size_t)maxn * sizeof *p->fd);
+	if (!p->fd) {
 		sb_fail(r, 0, "malloc() for %lld descriptors", maxn);
-		nidle = 0;
+		return 0;
 	}
-	if (made_active < nact)
-		nidle = 0;
-	while (idle_made < nidle && !sb_interrupted()) {
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+		sb_stop(r, "socketpair()", 0, errno, NULL);
+		return 0;
+	}
+	p->fd[p->made++] = sv[0];
+	p->peer = sv[1];
+	while (p->made < maxn && !sb_interrupted()) {
 		int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 		if (fd < 0) {
-			/* a limit: measure up to what exists, leaving room for
-			 * the mechanisms' own descriptors */
-			sb_stop(r, "socket()", (uint64_t)(idle_made + nact), errno, NULL);
-			for (int k = 0; k < 4 && idle_made > 0; k++)
-				close(idle[--idle_made]);
+			/* a limit: measure up to what exists, leaving room for the
+			 * mechanisms' own descriptors and the swap */
+			sb_stop(r, "socket()", (uint64_t)p->made, errno, NULL);
+			for (int k = 0; k < SPARE && p->made > 1; k++)
+				close(p->fd[--p->made]);
 			break;
 		}
-		idle[idle_made++] = fd;
+		p->fd[p->made++] = fd;
 	}
-	long long limit_n = made_active == nact ? idle_made + nact : 0;
-	sb_meta(r, "max_watched", "%lld", limit_n);
+	for (int i = 0; i < p->made; i++)
+		if (p->fd[i] >= p->fdcap)
+			p->fdcap = p->fd[i] + 1;
+	return p->made;
+}
 
-	/* The grid: 10 points per decade, rounded, each once, ending at maxn
-	 * (or at the largest N the descriptors that exist allow). */
-	long long top = maxn < limit_n ? maxn : limit_n;
+/* Moves the active socket to rank want among fd[]: the files of the two
+ * descriptor numbers are swapped (one spare descriptor for a moment). */
+static int place_active(struct pool *p, int want)
+{
+	if (want == p->act)
+		return 0;
+	int a = p->fd[p->act], b = p->fd[want], tmp = dup(a);
+	if (tmp < 0 || dup2(b, a) < 0 || dup2(tmp, b) < 0) {
+		int e = errno;
+		if (tmp >= 0)
+			close(tmp);
+		errno = e;
+		return -1;
+	}
+	close(tmp);
+	p->act = want;
+	return 0;
+}
+
+static void free_pool(struct pool *p)
+{
+	for (int i = 0; i < p->made; i++)
+		close(p->fd[i]);
+	if (p->peer >= 0)
+		close(p->peer);
+	free(p->fd);
+}
+
+/* The grid: 10 points per decade, rounded, each once; 0 after top. */
+static long long grid_next(long long prev, long long top)
+{
 	static const double decade[10] = {1, 1.2589, 1.5849, 1.9953, 2.5119, 3.1623, 3.9811, 5.0119,
 					  6.3096, 7.9433};
-	sb_reserve(r, (size_t)(10 * 8 + 2) * (size_t)reps);
-	int halt = 0;
-	long long prev = 0;
-	for (int step = 0; prev < top && !halt && !sb_interrupted(); step++) {
+	for (int step = 0; prev < top; step++) {
 		double g = 1;
 		for (int k = 0; k < step / 10; k++)
 			g *= 10;
 		long long n = (long long)(g * decade[step % 10] + 0.5);
-		if (n <= prev)
-			continue;
-		if (n > top)
-			n = top;
-		prev = n;
+		if (n > prev)
+			return n < top ? n : top;
+	}
+	return 0;
+}
 
-		/* Lay out the set: active j at the end of the j-th of nactive
-		 * equal parts, the idle ones in between. */
-		w.n = (int)n;
-		w.nactive = n < nact ? (int)n : nact;
-		for (int j = 0; j < w.nactive; j++)
-			w.pos[j] = (int)((long long)(j + 1) * n / w.nactive - 1);
-		w.maxfd = 0;
-		for (int i = 0, j = 0, k = 0; i < w.n; i++) {
-			w.fd[i] = j < w.nactive && w.pos[j] == i ? w.active[j++] : idle[k++];
-			if (w.fd[i] > w.maxfd)
-				w.maxfd = w.fd[i];
+/* ---- measure ---- */
+
+/* One mechanism at one N: registers fd[0..n-1], checks nothing is ready,
+ * then one untimed and reps timed events into rows first.. column col.
+ * 0, or -1 after sb_stop/sb_fail. */
+static int measure(struct sb *r, const struct sb_ev_mech *m, int col, struct pool *p, int n, long long reps,
+		   size_t first)
+{
+	struct sb_ev *e = sb_ev_new(m, p->fdcap);
+	if (!e) {
+		sb_stop(r, sb_ev_failed(NULL), (uint64_t)n, errno, NULL);
+		return -1;
+	}
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++)
+		if (sb_ev_watch(e, p->fd[i], SB_EV_READ) != 0) {
+			sb_stop(r, sb_ev_failed(e), (uint64_t)n, errno, NULL);
+			rc = -1;
+		}
+	if (!rc) {      /* nothing is ready before an event */
+		sb_ev_prepare(e, 0);
+		int k = sb_ev_wait(e);
+		if (k != 0) {
+			if (k < 0)
+				sb_stop(r, sb_ev_failed(e), (uint64_t)n, errno, NULL);
+			else
+				sb_fail(r, (uint64_t)n, "%s reported %d ready descriptors before any was written",
+					m->name, k);
+			rc = -1;
+		}
+	}
+	int act = p->fd[p->act];
+	for (long long i = -1; i < reps && !rc && !sb_interrupted(); i++) {
+		char c = 'x';
+		sb_ev_prepare(e, TIMEOUT_S * 1000);
+		if (write(p->peer, &c, 1) != 1) {
+			sb_stop(r, "write()", (uint64_t)n, errno, NULL);
+			rc = -1;
+			break;
+		}
+		sb_tick t0 = sb_ticks();
+		int k = sb_ev_wait(e);                  /* the timed window: this call alone */
+		sb_tick t1 = sb_ticks();
+		int fd = -1, mask, got = 0, more;
+		while (k > 0 && (more = sb_ev_next(e, &fd, &mask)) != 0) {
+			if (more < 0) {
+				k = -1;
+				break;
+			}
+			got++;
+			if (fd != act)
+				break;
+		}
+		rc = -1;
+		if (k < 0)
+			sb_stop(r, sb_ev_failed(e), (uint64_t)n, errno, NULL);
+		else if (got == 0)
+			sb_fail(r, (uint64_t)n, "%s reported no event within %d s", m->name, TIMEOUT_S);
+		else if (fd != act)
+			sb_fail(r, (uint64_t)n, "%s reported descriptor %d, the one made readable was %d", m->name, fd,
+				act);
+		else if ((errno = 0, read(act, &c, 1)) != 1)
+			sb_stop(r, "read()", (uint64_t)n, errno ? errno : EIO, NULL);
+		else
+			rc = 0;
+		if (!rc && i >= 0)
+			sb_put(r, first + (size_t)i, col, (double)(t1 - t0));
+	}
+	sb_ev_free(e);
+	return rc;
+}
+
+/* ---- main: arguments, set up, measure, print ---- */
+int main(int argc, char **argv)
+{
+	struct args a;
+	parse_args(argc, argv, &a);
+
+	char cols[128] = "n";
+	for (int i = 0; i < a.nmech; i++)
+		snprintf(cols + strlen(cols), sizeof cols - strlen(cols), " %s_ns", a.mech[i]->name);
+	struct sb *r = sb_init("pollbench", cols, argc, argv);
+	sb_meta(r, "count", "%lld", a.maxn);
+	sb_meta(r, "mechanisms", "%s", sb_ev_available());
+	sb_meta(r, "io_uring", "%s", a.uring_note);
+	sb_meta(r, "reps", "%lld", a.reps);
+	sb_meta(r, "window", "the wait call alone (select, poll, epoll_wait, kevent, io_uring_enter) with one "
+		"descriptor already readable; the write that makes it ready and the read that drains it are outside");
+	sb_meta(r, "position", "%s (the ready descriptor's rank among the N, by number and registration order)",
+		pos_name[a.pos]);
+	sb_meta(r, "watched", "one active AF_UNIX stream socketpair end, the rest idle unbound AF_UNIX datagram "
+		"sockets; all for reading, level-triggered");
+	sb_meta(r, "select_limit", "descriptors below FD_SETSIZE=%d", sb_ev_mech("select")->fd_limit);
+	sb_raise_nofile(r, a.maxn + SPARE + 4);
+
+	struct pool p;
+	long long top = make_pool(r, a.maxn, &p);
+	sb_meta(r, "max_watched", "%lld", top);
+	sb_reserve(r, (size_t)(10 * 8 + 2) * (size_t)a.reps);
+
+	/* For each N: the active descriptor to its place, then every
+	 * mechanism in turn on the same descriptors, rows shared. */
+	int halt = 0;
+	for (long long n = grid_next(0, top); n > 0 && !halt && !sb_interrupted(); n = grid_next(n, top)) {
+		int want = a.pos == POS_FIRST ? 0 : a.pos == POS_MIDDLE ? (int)((n - 1) / 2) : (int)(n - 1);
+		if (place_active(&p, want) != 0) {
+			sb_stop(r, "dup2()", (uint64_t)n, errno, NULL);
+			break;
 		}
 		size_t first = sb_rows(r);
-		for (long long i = 0; i < reps; i++)
+		for (long long i = 0; i < a.reps; i++)
 			sb_row(r, (uint64_t)n);
-
-		for (int mi = 0; mi < nm && !sb_interrupted(); mi++) {
-			int m = mechs[mi];
-			if (m == M_SELECT && w.maxfd >= FD_SETSIZE)
-				continue;   /* "-": select cannot watch this many */
-			if (setup(m, &w) != 0) {
-				sb_stop(r, w.call, (uint64_t)n, errno, NULL);
-				teardown(m, &w);
-				halt = 1;
-				break;
-			}
-			int q = check_quiet(m, &w);
-			if (q != 0) {
-				sb_fail(r, (uint64_t)n, "%s reported %d ready descriptors before any was written",
-					mech_name[m], q);
-				teardown(m, &w);
-				halt = 1;
-				break;
-			}
-			/* one untimed event first, then reps timed ones, rotating
-			 * over the active descriptors */
-			for (long long i = -1; i < reps && !sb_interrupted(); i++) {
-				sb_tick dt = 0;
-				int a = (int)((i + 1) % w.nactive);
-				int rc = one_event(m, &w, a, &dt);
-				if (rc == -1)
-					sb_stop(r, w.call, (uint64_t)n, errno, NULL);
-				else if (rc == -2)
-					sb_fail(r, (uint64_t)n, "%s reported no event within %d s", mech_name[m], TIMEOUT_S);
-				else if (rc == -3)
-					sb_fail(r, (uint64_t)n, "%s reported descriptor #%d, the one made readable was #%d",
-						mech_name[m], w.wrong, w.pos[a]);
-				if (rc != 0) {
-					halt = 1;
-					break;
-				}
-				if (i >= 0)
-					sb_put(r, first + (size_t)i, mi + 1, (double)dt);
-			}
-			teardown(m, &w);
-			if (halt)
-				break;
+		for (int mi = 0; mi < a.nmech && !halt && !sb_interrupted(); mi++) {
+			if (p.fd[n - 1] >= a.mech[mi]->fd_limit)
+				continue;       /* "-": select cannot watch this many */
+			halt = measure(r, a.mech[mi], mi + 1, &p, (int)n, a.reps, first) != 0;
 		}
 	}
 
-	for (long long i = 0; i < idle_made; i++)
-		close(idle[i]);
-	for (int j = 0; j < made_active; j++) {
-		close(w.active[j]);
-		close(w.peer[j]);
-	}
-	free(idle);
-	free(w.fd);
-	free(w.pfd);
+	free_pool(&p);
 	return sb_finish(r);
 }

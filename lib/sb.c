@@ -1,13 +1,8 @@
 /*
- * sb.c - the scalebench timing and result library (see sb.h, docs/format.md).
+ * sb.c - the scalebench core: clock, a run (rows, stop, finish), signals,
+ * limits, arguments (see sb.h, docs/format.md). Nothing here names an OS:
+ * what differs between systems is asked of platform.h / platform.c.
  */
-#define _GNU_SOURCE 1       /* Linux: prctl; harmless elsewhere */
-#if defined(__APPLE__)
-#define _DARWIN_C_SOURCE 1
-#endif
-#if defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
-#undef _POSIX_C_SOURCE      /* the BSD namespace (mincore, sysctlbyname) */
-#endif
 #include "sb.h"
 
 #include <errno.h>
@@ -18,293 +13,51 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/uio.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-/* ======================= platform section =======================
- * Everything that differs between Linux, the BSDs and macOS is here:
- * reading tunables, dying with the parent, whether the TSC can be trusted,
- * and which tunables name a limit. */
-#if defined(__linux__)
-#include <sys/prctl.h>
-#define SB_OS_LINUX 1
-#elif defined(__FreeBSD__)
-#include <sys/procctl.h>
-#include <sys/sysctl.h>
-#define SB_OS_BSD 1
-#elif defined(__APPLE__) || defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
-#include <sys/sysctl.h>
-#define SB_OS_BSD 1
-#endif
-#if defined(SB_CLOCK_TSC)
-#include <cpuid.h>
-#endif
-
-int sb_sysctl(const char *name, char *buf, size_t len)
-{
-	if (len == 0)
-		return -1;
-#if defined(SB_OS_LINUX)
-	char path[256];
-	int k = snprintf(path, sizeof path, "/proc/sys/%s", name);
-	if (k < 0 || (size_t)k >= sizeof path)
-		return -1;
-	for (char *p = path + 10; *p; p++)
-		if (*p == '.')
-			*p = '/';
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t got = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[got] = 0;
-	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
-		buf[--got] = 0;
-	for (char *p = buf; *p; p++)
-		if (*p == '\t' || *p == '\n')
-			*p = ' ';
-	return got > 0 ? 0 : -1;
-#elif defined(SB_OS_BSD)
-	/* Only numeric tunables are asked for; their width tells the type. */
-	union { int i; long l; long long ll; } v;
-	size_t sz = sizeof v;
-	if (sysctlbyname(name, &v, &sz, NULL, 0) != 0)
-		return -1;
-	long long x = sz == sizeof(int) ? v.i : sz == sizeof(long) ? v.l : v.ll;
-	snprintf(buf, len, "%lld", x);
-	return 0;
-#else
-	(void)name;
-	(void)buf;
-	return -1;
-#endif
-}
-
-int sb_die_with_parent(int sig)
-{
-#if defined(SB_OS_LINUX)
-	return prctl(PR_SET_PDEATHSIG, sig);
-#elif defined(__FreeBSD__)
-	return procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig);
-#else
-	(void)sig;
-	return -1;
-#endif
-}
-
-/* Can the cycle counter stand in for wall-clock time? */
-static int counter_trusted(const char **note)
-{
-#if defined(SB_CLOCK_TSC)
-	unsigned a, b, c, d;
-	if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8))) {
-		*note = "invariant TSC, lfence-fenced";
-		return 1;
-	}
-#if defined(SB_OS_LINUX)
-	char cs[64];
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
-	if (f) {
-		int ok = fgets(cs, sizeof cs, f) && strncmp(cs, "tsc", 3) == 0;
-		fclose(f);
-		if (ok) {
-			*note = "TSC is the kernel's clocksource, lfence-fenced";
-			return 1;
-		}
-	}
-#endif
-	*note = "the TSC is not invariant here";
-	return 0;
-#elif defined(SB_CLOCK_CNTVCT)
-	*note = "generic timer, isb-fenced";
-	return 1;
-#else
-	*note = "no cycle counter is read on this CPU";
-	return 0;
-#endif
-}
-
-/* The tunables that bound what a failing call ran into. */
+/* ======================= naming a limit =======================
+ * Which limit a failing call ran into, with the values in force now. The
+ * rlimits are POSIX; the tunables behind them are the OS's (sb_os_limit). */
 static void name_limit(const char *call, int err, char *out, size_t len)
 {
-	char a[64], b[64], c[64];
+	char os[384];
 	struct rlimit rl;
 #define RL(res) (getrlimit(res, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long long)rl.rlim_cur : -1LL)
-#define SYS(name, buf) (sb_sysctl(name, buf, sizeof buf) == 0 ? buf : "?")
 	int is_fork = strncmp(call, "fork", 4) == 0 || strncmp(call, "vfork", 5) == 0 ||
 		      strncmp(call, "posix_spawn", 11) == 0 || strncmp(call, "pthread_create", 14) == 0;
-	switch (err) {
-	case EMFILE:
+	if (err == EMFILE) {
 		snprintf(out, len, "RLIMIT_NOFILE=%lld", RL(RLIMIT_NOFILE));
-		return;
-	case ENFILE:
-#if defined(SB_OS_LINUX)
-		snprintf(out, len, "fs.file-max=%s", SYS("fs.file-max", a));
-#else
-		snprintf(out, len, "kern.maxfiles=%s", SYS("kern.maxfiles", a));
-#endif
-		return;
-	case ENOMEM:
-		if (strncmp(call, "mmap", 4) == 0) {
-#if defined(SB_OS_LINUX)
-			snprintf(out, len, "vm.max_map_count=%s", SYS("vm.max_map_count", a));
-#else
-			snprintf(out, len, "memory or map entries");
-#endif
-			return;
-		}
-		if (!is_fork) {
-			snprintf(out, len, "memory");
-			return;
-		}
+	} else if (err == ENFILE) {
+		sb_os_limit(SB_LIMIT_FILES, os, sizeof os);
+		snprintf(out, len, "%s", os[0] ? os : "the system's open-file table");
+	} else if (err == ENOMEM && strncmp(call, "mmap", 4) == 0) {
+		sb_os_limit(SB_LIMIT_MAPS, os, sizeof os);
+		snprintf(out, len, "%s", os[0] ? os : "memory or map entries");
+	} else if (is_fork && (err == EAGAIN || err == ENOMEM || err == SB_EPROCLIM)) {
 		/* Linux fork() says ENOMEM when kernel.pid_max is reached */
-		/* fall through */
-	case EAGAIN:
-#if defined(EPROCLIM)
-	case EPROCLIM:
-#endif
-		if (is_fork) {
-#if defined(SB_OS_LINUX)
-			snprintf(out, len, "RLIMIT_NPROC=%lld, kernel.pid_max=%s, kernel.threads-max=%s%s",
-				 RL(RLIMIT_NPROC), SYS("kernel.pid_max", a), SYS("kernel.threads-max", b),
-				 err == ENOMEM ? ", or memory" : "");
-			/* a cgroup's pids.max (v2 path first, then v1) */
-			FILE *f = fopen("/proc/self/cgroup", "r");
-			char line[512], path[700];
-			while (f && fgets(line, sizeof line, f)) {
-				char *p = strrchr(line, ':'), *q = strchr(line, ':');
-				line[strcspn(line, "\n")] = 0;
-				if (!p || !q)
-					continue;
-				if (strncmp(q, "::", 2) == 0)
-					snprintf(path, sizeof path, "/sys/fs/cgroup%s/pids.max", p + 1);
-				else if (strncmp(q, ":pids:", 6) == 0)
-					snprintf(path, sizeof path, "/sys/fs/cgroup/pids%s/pids.max", p + 1);
-				else
-					continue;
-				FILE *g = fopen(path, "r");
-				if (g && fgets(c, sizeof c, g)) {
-					size_t used = strlen(out);
-					c[strcspn(c, "\n")] = 0;
-					snprintf(out + used, len - used, ", cgroup pids.max=%s", c);
-				}
-				if (g)
-					fclose(g);
-				break;
-			}
-			if (f)
-				fclose(f);
-#elif defined(SB_OS_BSD)
-			snprintf(out, len, "RLIMIT_NPROC=%lld, kern.maxproc=%s", RL(RLIMIT_NPROC),
-				 SYS("kern.maxproc", a));
-#else
-			snprintf(out, len, "RLIMIT_NPROC=%lld", RL(RLIMIT_NPROC));
-#endif
-			return;
-		}
-		if (strncmp(call, "connect", 7) != 0) {
-			snprintf(out, len, "a kernel resource (EAGAIN)");
-			return;
-		}
+		sb_os_limit(SB_LIMIT_PROCS, os, sizeof os);
+		snprintf(out, len, "RLIMIT_NPROC=%lld%s%s%s", RL(RLIMIT_NPROC), os[0] ? ", " : "", os,
+			 err == ENOMEM ? ", or memory" : "");
+	} else if (err == ENOMEM) {
+		snprintf(out, len, "memory");
+	} else if (err == EAGAIN && strncmp(call, "connect", 7) != 0) {
+		snprintf(out, len, "a kernel resource (EAGAIN)");
+	} else if (err == EAGAIN || err == EADDRNOTAVAIL || err == EADDRINUSE) {
 		/* Linux connect() says EAGAIN when no ephemeral port is left */
-		/* fall through */
-	case EADDRNOTAVAIL:
-	case EADDRINUSE:
-#if defined(SB_OS_LINUX)
-		snprintf(out, len, "ephemeral ports, net.ipv4.ip_local_port_range=%s",
-			 SYS("net.ipv4.ip_local_port_range", a));
-#elif defined(__OpenBSD__)
-		snprintf(out, len, "ephemeral ports, net.inet.ip.porthifirst=%s, porthilast=%s",
-			 SYS("net.inet.ip.porthifirst", a), SYS("net.inet.ip.porthilast", b));
-#elif defined(__NetBSD__)
-		snprintf(out, len, "ephemeral ports, net.inet.ip.anonportmin=%s, anonportmax=%s",
-			 SYS("net.inet.ip.anonportmin", a), SYS("net.inet.ip.anonportmax", b));
-#else
-		snprintf(out, len, "ephemeral ports, net.inet.ip.portrange.first=%s, last=%s",
-			 SYS("net.inet.ip.portrange.first", a), SYS("net.inet.ip.portrange.last", b));
-#endif
-		return;
-	case ECONNREFUSED:
-#if defined(SB_OS_LINUX)
-		snprintf(out, len, "listen backlog, net.core.somaxconn=%s", SYS("net.core.somaxconn", a));
-#elif defined(__OpenBSD__) || defined(__NetBSD__)
-		snprintf(out, len, "listen backlog, kern.somaxconn=%s", SYS("kern.somaxconn", a));
-#else
-		snprintf(out, len, "listen backlog, kern.ipc.somaxconn=%s", SYS("kern.ipc.somaxconn", a));
-#endif
-		return;
-	case ENOBUFS:
+		sb_os_limit(SB_LIMIT_PORTS, os, sizeof os);
+		snprintf(out, len, "ephemeral ports%s%s", os[0] ? ", " : "", os);
+	} else if (err == ECONNREFUSED) {
+		sb_os_limit(SB_LIMIT_BACKLOG, os, sizeof os);
+		snprintf(out, len, "listen backlog%s%s", os[0] ? ", " : "", os);
+	} else if (err == ENOBUFS) {
 		snprintf(out, len, "kernel buffer memory");
-		return;
-	default:
+	} else {
 		snprintf(out, len, "%s", strerror(err));
-		return;
 	}
 #undef RL
-#undef SYS
-}
-
-/* ---- files and the page cache ---- */
-long long sb_read_all(int fd)
-{
-	char buf[65536];
-	long long total = 0;
-	for (;;) {
-		ssize_t got = read(fd, buf, sizeof buf);
-		if (got < 0 && errno == EINTR && !sb_interrupted())
-			continue;
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			return total;
-		total += got;
-	}
-}
-
-/* mincore() is not POSIX: Linux fills unsigned chars, the BSDs and macOS
- * chars; OpenBSD no longer has it. */
-#if defined(SB_OS_LINUX)
-typedef unsigned char sb_mincore_vec;
-#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__) || defined(__APPLE__)
-typedef char sb_mincore_vec;
-#endif
-
-int sb_resident(int fd, size_t len, size_t *resident, size_t *pages)
-{
-	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-	*resident = 0;
-	*pages = (len + ps - 1) / ps;
-	if (len == 0)
-		return 0;
-#if defined(SB_OS_LINUX) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__) || \
-	defined(__APPLE__)
-	void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	sb_mincore_vec *vec = malloc(*pages);
-	int rc = -1, err = ENOMEM;
-	if (vec) {
-		rc = mincore(p, len, vec);
-		err = errno;
-		for (size_t i = 0; rc == 0 && i < *pages; i++)
-			*resident += (size_t)(vec[i] & 1);
-		free(vec);
-	}
-	munmap(p, len);
-	errno = err;
-	return rc == 0 ? 0 : -1;
-#else
-	(void)fd;
-	errno = ENOSYS;
-	return -1;
-#endif
 }
 
 /* ======================= clock ======================= */
@@ -325,20 +78,18 @@ static double median(double *v, size_t n)
 void sb_clock_calibrate(struct sb_clock *c)
 {
 	const char *forced = getenv("SB_CLOCK");
-	sb_use_counter = counter_trusted(&c->note);
+	double stated_hz;
+	int trusted = sb_counter_trusted(&c->note, &stated_hz);
+	sb_use_counter = HAVE_CYCLE_COUNTER && trusted;
 	if (forced && strcmp(forced, "monotonic") == 0 && sb_use_counter) {
 		sb_use_counter = 0;
 		c->note = "SB_CLOCK=monotonic asked for it";
 	}
-#if defined(SB_CLOCK_TSC)
-	c->name = sb_use_counter ? "rdtsc" : "clock_gettime(CLOCK_MONOTONIC)";
-#elif defined(SB_CLOCK_CNTVCT)
-	c->name = sb_use_counter ? "cntvct_el0" : "clock_gettime(CLOCK_MONOTONIC)";
-#else
-	c->name = "clock_gettime(CLOCK_MONOTONIC)";
-#endif
+	c->name = sb_use_counter ? SB_COUNTER_NAME : "clock_gettime(CLOCK_MONOTONIC)";
 	c->hz = 1e9;
-	if (sb_use_counter) {
+	if (sb_use_counter && stated_hz > 0) {
+		c->hz = stated_hz;      /* the architecture states it (aarch64 cntfrq_el0) */
+	} else if (sb_use_counter) {
 		/* Three 20 ms windows against CLOCK_MONOTONIC; each end is read
 		 * between two counter stamps and placed at their midpoint. */
 		double rate[3];
@@ -354,6 +105,15 @@ void sb_clock_calibrate(struct sb_clock *c)
 			rate[w] = ticks / ((double)(m2 - m0) / 1e9);
 		}
 		c->hz = median(rate, 3);
+	}
+	/* The finest step: one counter tick, or what the OS says the
+	 * monotonic clock resolves (1 ns on Linux; 1000 ns on macOS). */
+	c->tick_ns = 1e9 / c->hz;
+	struct timespec res;
+	if (!sb_use_counter && clock_getres(CLOCK_MONOTONIC, &res) == 0) {
+		double r = (double)res.tv_sec * 1e9 + (double)res.tv_nsec;
+		if (r > c->tick_ns)
+			c->tick_ns = r;
 	}
 	enum { PAIRS = 1001 };
 	double d[PAIRS];
@@ -566,9 +326,7 @@ static const char *errname(int err)
 		{ENOTCONN, "ENOTCONN"}, {ETIMEDOUT, "ETIMEDOUT"}, {ECONNREFUSED, "ECONNREFUSED"},
 		{EHOSTUNREACH, "EHOSTUNREACH"}, {ENAMETOOLONG, "ENAMETOOLONG"}, {ENOSYS, "ENOSYS"},
 		{ELOOP, "ELOOP"}, {EOVERFLOW, "EOVERFLOW"},
-#if defined(EPROCLIM)
-		{EPROCLIM, "EPROCLIM"},
-#endif
+		{SB_EPROCLIM, "EPROCLIM"},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		if (t[i].e == err)
@@ -581,9 +339,7 @@ static int is_limit(int err)
 	switch (err) {
 	case EMFILE: case ENFILE: case EAGAIN: case ENOMEM: case ENOBUFS:
 	case EADDRNOTAVAIL: case EADDRINUSE: case ECONNREFUSED:
-#if defined(EPROCLIM)
-	case EPROCLIM:
-#endif
+	case SB_EPROCLIM:
 		return 1;
 	default:
 		return 0;
@@ -652,6 +408,34 @@ static void print_value(double v, int is_time, const struct sb_clock *c)
 		printf(" %.10g", v);
 }
 
+/* The trailer line "# coarse_clock: ..." naming each time column whose
+ * median is under 10 clock ticks: there a value of one or two ticks is the
+ * clock's step, not the operation's cost (docs/format.md). */
+static void coarse_clock(const struct sb *r)
+{
+	double *v = malloc(r->rows * sizeof *v + 1);
+	char line[1024] = "";
+	for (int c = 0; v && c < r->ncols; c++) {
+		if (!r->is_time[c])
+			continue;
+		size_t k = 0;
+		for (size_t i = 0; i < r->rows; i++)
+			if (r->v[i * (size_t)r->ncols + (size_t)c] >= 0)
+				v[k++] = r->v[i * (size_t)r->ncols + (size_t)c];
+		if (k == 0)
+			continue;
+		double med = sb_ticks_to_ns(&r->clock, median(v, k));
+		if (r->clock.tick_ns > med / 10) {
+			size_t used = strlen(line);
+			snprintf(line + used, sizeof line - used, "%s%s median %.1f ns is under 10 ticks of %.4g ns",
+				 used ? "; " : "", r->colnames[c], med, r->clock.tick_ns);
+		}
+	}
+	free(v);
+	if (line[0])
+		printf("# coarse_clock: %s\n", line);
+}
+
 int sb_finish(struct sb *r)
 {
 	int sig = got_signal;
@@ -679,6 +463,7 @@ int sb_finish(struct sb *r)
 	printf("# units: %s\n", units);
 	printf("# clock: %s (%s)\n", r->clock.name, r->clock.note);
 	printf("# clock_hz: %.0f\n", r->clock.hz);
+	printf("# clock_tick_ns: %.4g\n", r->clock.tick_ns);
 	printf("# stamp_overhead_ns: %.1f\n", sb_ticks_to_ns(&r->clock, r->clock.overhead_ticks));
 	printf("# os: %s\n# release: %s\n# machine: %s\n", u.sysname, u.release, u.machine);
 	printf("# date: %s\n", date);
@@ -692,6 +477,7 @@ int sb_finish(struct sb *r)
 	}
 	printf("# rows: %zu\n", r->rows);
 	printf("# wall_s: %.3f\n", (double)(sb_mono_ns() - r->started_ns) / 1e9);
+	coarse_clock(r);
 	printf("# end: %s\n", r->end);
 	int status = r->status;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -787,11 +573,7 @@ void sb_limit_text(const char *call, int err, char *buf, size_t len)
 
 void *sb_shared(size_t len)
 {
-#if defined(MAP_ANONYMOUS)
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-#else
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
-#endif
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | SB_MAP_ANON, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -861,228 +643,3 @@ long long sb_size(const char *bench, char opt, const char *s, long long min, lon
 	return v;
 }
 
-/* ======================= the small-file tree ======================= */
-void sb_tree_path(char *buf, size_t len, long long i)
-{
-	snprintf(buf, len, "%04lld/%02lld", i / SB_TREE_PER_DIR, i % SB_TREE_PER_DIR);
-}
-
-long long sb_tree_files(const char *dir)
-{
-	char path[4096], text[128], check[128];
-	if (snprintf(path, sizeof path, "%s/%s", dir, SB_TREE_MARKER) >= (int)sizeof path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t got = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[got] = 0;
-	long long n = -1;
-	if (sscanf(text, SB_TREE_MARKER_FMT, &n) != 1 || n < 1 || n > SB_TREE_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	snprintf(check, sizeof check, SB_TREE_MARKER_FMT, n);
-	if (strcmp(check, text) != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return n;
-}
-
-/* ======================= sockets and descriptors ======================= */
-unsigned sb_loopback_sources(struct sb *r, long long count)
-{
-	long long n = (count + SB_PER_SOURCE - 1) / SB_PER_SOURCE;
-	unsigned nsrc = n < 1 ? 1 : n > 253 ? 253 : (unsigned)n;
-	if (nsrc > 1)
-		sb_meta(r, "sources", "%u addresses 127.0.0.1-127.0.0.%u, round robin, port chosen by connect()",
-			nsrc, nsrc);
-	else
-		sb_meta(r, "sources", "one address, chosen by the kernel, as is the port");
-	return nsrc;
-}
-
-int sb_bind_loopback_source(int fd, unsigned i)
-{
-	struct sockaddr_in a;
-	if (i >= 254) {
-		errno = EINVAL;
-		return -1;
-	}
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK + i);
-#if defined(IP_BIND_ADDRESS_NO_PORT)
-	int on = 1;
-	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on) != 0)
-		return -1;
-#endif
-	return bind(fd, (struct sockaddr *)&a, sizeof a);
-}
-
-struct sb_keeper {
-	int *sock;        /* per keeper process: our end of its socket */
-	pid_t *pid;
-	int n;            /* keepers started; the last one is filled */
-	long long kept;
-};
-
-struct sb_keeper *sb_keeper_new(void)
-{
-	struct sb_keeper *k = xalloc(NULL, sizeof *k);
-	memset(k, 0, sizeof *k);
-	return k;
-}
-
-int sb_keepers(const struct sb_keeper *k)
-{
-	return k->n;
-}
-
-long long sb_kept(const struct sb_keeper *k)
-{
-	return k->kept;
-}
-
-/* A one-byte message with room for one descriptor (SCM_RIGHTS): what sb_keep()
- * sends and a keeper receives. */
-union sb_fdbuf { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; };
-
-static void fd_msg(struct msghdr *m, struct iovec *iov, char *byte, union sb_fdbuf *cm)
-{
-	memset(cm, 0, sizeof *cm);
-	memset(m, 0, sizeof *m);
-	iov->iov_base = byte;
-	iov->iov_len = 1;
-	m->msg_iov = iov;
-	m->msg_iovlen = 1;
-	m->msg_control = cm->buf;
-	m->msg_controllen = sizeof cm->buf;
-}
-
-/* The keeper process: receive descriptors and hold them; answer 'k' when
- * one was taken, 'F' when it could not be (descriptor table full); exit,
- * closing them all, when the other end closes. */
-static void keeper_main(int s)
-{
-	/* A keeper ends when its parent closes the socket or dies (EOF), not by
-	 * the signals that interrupt the run: the parent must see them first. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_DFL);
-	if (sb_die_with_parent(SIGKILL) == 0 && getppid() == 1)
-		_exit(0);
-	struct rlimit rl;
-	long top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
-	for (long fd = 3; fd < top; fd++)   /* what the parent held is not ours to keep */
-		if (fd != s)
-			close((int)fd);
-	for (;;) {
-		char byte;
-		union sb_fdbuf cm;
-		struct iovec iov;
-		struct msghdr m;
-		fd_msg(&m, &iov, &byte, &cm);
-		ssize_t got = recvmsg(s, &m, 0);
-		if (got == 0)
-			_exit(0);
-		char reply = 'F';
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EMFILE && errno != ENFILE && errno != EMSGSIZE)
-				_exit(1);
-		} else {
-			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-			if (!(m.msg_flags & MSG_CTRUNC) && c && c->cmsg_level == SOL_SOCKET &&
-			    c->cmsg_type == SCM_RIGHTS)
-				reply = 'k';
-		}
-		while (write(s, &reply, 1) != 1)
-			if (errno != EINTR)
-				_exit(1);
-	}
-}
-
-static int keeper_start(struct sb_keeper *k)
-{
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
-		return -1;
-	fflush(NULL);
-	pid_t p = fork();
-	if (p < 0) {
-		int e = errno;
-		close(sv[0]);
-		close(sv[1]);
-		errno = e;
-		return -1;
-	}
-	if (p == 0)
-		keeper_main(sv[1]);
-	close(sv[1]);
-	k->sock = xalloc(k->sock, (size_t)(k->n + 1) * sizeof *k->sock);
-	k->pid = xalloc(k->pid, (size_t)(k->n + 1) * sizeof *k->pid);
-	k->sock[k->n] = sv[0];
-	k->pid[k->n++] = p;
-	return 0;
-}
-
-int sb_keep(struct sb_keeper *k, int fd)
-{
-	for (int fresh = 0;; fresh = 1) {
-		if (k->n == 0 || fresh) {
-			if (keeper_start(k) != 0)
-				return -1;
-		}
-		int s = k->sock[k->n - 1];
-		char byte = 'k', reply;
-		union sb_fdbuf cm;
-		struct iovec iov;
-		struct msghdr m;
-		fd_msg(&m, &iov, &byte, &cm);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof fd);
-		ssize_t w;
-		while ((w = sendmsg(s, &m, 0)) < 0 && errno == EINTR && !sb_interrupted())
-			;
-		if (w != 1)
-			return -1;
-		ssize_t got;
-		while ((got = read(s, &reply, 1)) < 0 && errno == EINTR && !sb_interrupted())
-			;
-		if (got != 1) {
-			if (got == 0)
-				errno = EPIPE;   /* the keeper died */
-			return -1;
-		}
-		if (reply == 'k') {
-			k->kept++;
-			return 0;
-		}
-		if (fresh) {
-			errno = EMFILE;
-			return -1;
-		}
-	}
-}
-
-void sb_keeper_end(struct sb_keeper *k)
-{
-	for (int i = 0; i < k->n; i++)
-		close(k->sock[i]);
-	for (int i = 0; i < k->n; i++)
-		while (waitpid(k->pid[i], NULL, 0) < 0 && errno == EINTR)
-			;
-	free(k->sock);
-	free(k->pid);
-	free(k);
-}

@@ -16,11 +16,18 @@
  *
  * Samples live in memory until sb_finish() prints header, rows and trailer
  * (docs/format.md), so no output I/O happens while anything is measured.
- * All platform-specific code of the suite lives in this header's clock
- * section and in sb.c's platform section.
+ *
+ * This is the core every benchmark uses: the clock, a run (rows, stop,
+ * finish), signals, arguments and limits. Opt-in parts have their own
+ * headers: net.h (loopback sources, descriptor keepers), files.h (the
+ * small-file tree, page-cache residency), events.h (event mechanisms).
+ * Everything that differs between systems is in platform.h / platform.c,
+ * which this header includes first.
  */
 #ifndef SB_H
 #define SB_H
+
+#include "platform.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,30 +43,8 @@ enum {
 /* Interrupted by SIGINT, SIGTERM or SIGHUP: rows so far are printed, then the
  * program dies by that same signal (a shell shows status 128 + signal). */
 
-/* ---- the clock: one tick source per platform, chosen at compile time ---- */
+/* ---- the clock: the cycle counter (platform.h) or CLOCK_MONOTONIC ---- */
 typedef uint64_t sb_tick;
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SB_CLOCK_TSC 1
-/* lfence before: every earlier instruction has finished; lfence after: no
- * later instruction starts before the counter is read. So nothing of the
- * timed call can drift out of the interval, from either side. */
-static inline sb_tick sb_tsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ __volatile__("lfence\n\trdtsc\n\tlfence" : "=a"(lo), "=d"(hi) : : "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
-#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
-#define SB_CLOCK_CNTVCT 1
-/* isb on both sides keeps the counter read in program order. */
-static inline sb_tick sb_tsc(void)
-{
-	uint64_t v;
-	__asm__ __volatile__("isb\n\tmrs %0, cntvct_el0\n\tisb" : "=r"(v) : : "memory");
-	return v;
-}
-#endif
 
 /* Nanoseconds of CLOCK_MONOTONIC: the calibration reference and fallback. */
 static inline sb_tick sb_mono_ns(void)
@@ -76,10 +61,8 @@ extern int sb_use_counter;
 /* The time stamp taken around every measured operation. */
 static inline sb_tick sb_ticks(void)
 {
-#if defined(SB_CLOCK_TSC) || defined(SB_CLOCK_CNTVCT)
-	if (sb_use_counter)
-		return sb_tsc();
-#endif
+	if (HAVE_CYCLE_COUNTER && sb_use_counter)
+		return sb_counter();
 	return sb_mono_ns();
 }
 
@@ -87,7 +70,10 @@ static inline sb_tick sb_ticks(void)
 struct sb_clock {
 	const char *name;       /* "rdtsc", "cntvct_el0" or "clock_gettime(CLOCK_MONOTONIC)" */
 	const char *note;       /* why this clock, e.g. "invariant TSC" */
-	double hz;              /* ticks per second, measured against CLOCK_MONOTONIC */
+	double hz;              /* ticks per second: as the CPU states it (aarch64
+				 * cntfrq_el0), else measured against CLOCK_MONOTONIC */
+	double tick_ns;         /* the finest step the clock can show, in ns: one
+				 * counter tick, or clock_getres() of the fallback */
 	double overhead_ticks;  /* median of back-to-back sb_ticks() pairs */
 };
 void sb_clock_calibrate(struct sb_clock *c);
@@ -157,32 +143,6 @@ void sb_stop_limit(struct sb *r, const char *call, uint64_t n, int err, const ch
 long long sb_raise_nofile(struct sb *r, long long need);
 long long sb_raise_nproc(struct sb *r, long long need);
 
-/* Reads a kernel tunable by its sysctl name (kernel.pid_max, vm.max_map_count,
- * net.ipv4.ip_local_port_range, kern.maxfiles, ...) as text. On Linux the
- * name maps to /proc/sys; on the BSDs and macOS sysctlbyname(). Returns 0 and
- * fills buf, or -1 where the OS has no such tunable. */
-int sb_sysctl(const char *name, char *buf, size_t len);
-
-/* Asks the kernel to send sig to this process when its parent dies: Linux
- * PR_SET_PDEATHSIG, FreeBSD PROC_PDEATHSIG_CTL. Returns -1 where the OS has
- * no such call (the caller then needs another way, e.g. a pipe whose write
- * end only the parent holds). sb_init() does this with SIGTERM for every
- * benchmark; forked children call it again, as fork() clears it. */
-int sb_die_with_parent(int sig);
-
-/* ---- files and the page cache ---- */
-/* Reads the file open on fd from its offset to its end (into a scratch
- * buffer), so that its pages are in the page cache, the way `cat FILE
- * >/dev/null` does. Returns the bytes read, or -1 with errno (EINTR when a
- * signal ended the run: test sb_interrupted()). */
-long long sb_read_all(int fd);
-
-/* How many of the pages that hold the first len bytes of the file open on fd
- * are resident in memory: maps them (PROT_READ, MAP_SHARED), asks mincore(),
- * unmaps them. Sets *pages to the pages of len bytes and *resident to those
- * resident. Returns 0, or -1 with errno: ENOSYS where the OS has no
- * mincore() (OpenBSD), else the error of mmap() or mincore(). */
-int sb_resident(int fd, size_t len, size_t *resident, size_t *pages);
 /* Writes into buf the limit that call failing with err runs into, with the
  * values in force now, as sb_stop() names it: e.g. for ("fork()", EAGAIN)
  * "RLIMIT_NPROC=..., kernel.pid_max=..., kernel.threads-max=..., cgroup
@@ -218,61 +178,5 @@ void sb_usage_error(const char *bench, const char *fmt, ...)
  * 209715200), or prints one line and exits with SB_EXIT_USAGE. */
 long long sb_size(const char *bench, char opt, const char *s, long long min, long long max);
 
-
-/* ---- the many-small-files tree: tools/mktestdata makes it, manymapbench maps it ----
- * File i (0, 1, ...) of the tree at DIR is DIR/DDDD/FF, DDDD = i / 100 and
- * FF = i % 100, four and two decimal digits: 100 files per directory, as in
- * the 2003 study. DIR/.mktestdata, written when the tree is complete, holds
- * one line, SB_TREE_MARKER_FMT with the number of files. */
-#define SB_TREE_PER_DIR 100
-#define SB_TREE_MAX 1000000
-#define SB_TREE_MARKER ".mktestdata"
-#define SB_TREE_MARKER_FMT "scalebench small-file tree: %lld files\n"
-
-/* Writes file i's path relative to DIR ("0042/17" for 4217) into buf (7
- * characters and the NUL for i < SB_TREE_MAX). */
-void sb_tree_path(char *buf, size_t len, long long i);
-
-/* How many files the complete tree at dir holds, read from its marker; -1
- * with errno when there is none: ENOENT (no tree, or mktestdata did not
- * finish), EINVAL (the marker is not mktestdata's), or open()'s error. */
-long long sb_tree_files(const char *dir);
-/* ---- sockets and descriptors ---- */
-/* Binds IPv4 socket fd to the loopback source address 127.0.0.(1 + i),
- * i < 254, leaving the port to connect() (Linux: IP_BIND_ADDRESS_NO_PORT, so
- * the port only has to be unique for the 4-tuple; elsewhere bind() picks it
- * at once). Spreading connections over several source addresses gets more
- * of them to one address:port than one ephemeral port range holds.
- * Returns 0, or -1 with errno. */
-int sb_bind_loopback_source(int fd, unsigned i);
-
-/* How many loopback source addresses count connections to one address:port
- * need at SB_PER_SOURCE each (1 to 253; 10,000 per source keep Linux's
- * connect() port search short), recorded in the header as "sources".
- * Connection i then binds source i % result (sb_bind_loopback_source). */
-#define SB_PER_SOURCE 10000
-unsigned sb_loopback_sources(struct sb *r, long long count);
-
-/* ---- keeping more descriptors than one process may hold ----
- * A keeper is a child process that holds descriptors handed to it over a
- * UNIX socket (SCM_RIGHTS), so that a run can keep more sockets open than
- * its own RLIMIT_NOFILE allows: the objects stay in the kernel, counted in
- * n, while the measuring process's descriptor table stays small. */
-struct sb_keeper;
-
-/* An empty set of keepers; the first sb_keep() starts the first process. */
-struct sb_keeper *sb_keeper_new(void);
-
-/* Hands a copy of fd to a keeper (the caller still closes its own copy),
- * starting another keeper process when the current one is full. Returns 0,
- * or -1 with errno (EMFILE: a fresh keeper could not take it either). */
-int sb_keep(struct sb_keeper *k, int fd);
-
-/* How many keeper processes there are and how many descriptors they hold. */
-int sb_keepers(const struct sb_keeper *k);
-long long sb_kept(const struct sb_keeper *k);
-
-/* Every keeper closes what it holds and exits; waits for them; frees k. */
-void sb_keeper_end(struct sb_keeper *k);
 
 #endif

@@ -43,6 +43,33 @@ for my $b (sort keys %bin) {
     }
 }
 
+# A child that cannot exec, or exits without writing its byte: the parent
+# closed the report pipe's write end, so the run ends at once with the named
+# errno (or the child's status), never waits forever. FORKBENCH_EXEC points
+# the children at another program. Bounded: a hang is a timeout, not a pass.
+for my $b (sort keys %bin) {
+    for my $m (qw(vfork spawn)) {
+        my $r = run([ $bin{$b}, '-c', 50, '-m', $m ], shell => 'FORKBENCH_EXEC=/nonexistent/forkbench; export FORKBENCH_EXEC',
+            timeout => 30);
+        ok(!$r->{timed_out}, "$b -m $m, exec of a missing file: the run ends (no hang)");
+        is($r->{exit}, $EXIT_FAIL, "$b -m $m, exec of a missing file: exits with the failure status") or diag $r->{err};
+        my $p = parse_text($r->{out});
+        is_deeply([ check_output($r->{out}, end => 'failed', bench => $b, rows => 0) ], [], "$b -m $m: a valid result file");
+        # glibc's posix_spawn reports the exec's errno; one that does not
+        # (OpenBSD: a forked child exits 127) is named by the child's status
+        like($p->{end} // '', $m eq 'vfork' ? qr/^failed: execv\(\) in the vfork\(\) child at n=0: ENOENT\b/
+            : qr/^failed: (?:posix_spawn\(\) at n=0: ENOENT\b|the child of posix_spawn\(\) exited with status 127)/,
+            "$b -m $m: the end line names the exec failure") or diag $p->{end};
+        is_deeply($r->{left}, [], "$b -m $m: no process left behind");
+    }
+    # the exec works, but the program exits without a byte: end of file
+    my $true = -x '/bin/true' ? '/bin/true' : '/usr/bin/true';
+    my $r = run([ $bin{$b}, '-c', 50, '-m', 'spawn' ], shell => "FORKBENCH_EXEC=$true; export FORKBENCH_EXEC", timeout => 30);
+    ok(!$r->{timed_out} && ($r->{exit} // -1) == $EXIT_FAIL, "$b: a child that exits without its byte ends the run, failed");
+    like(parse_text($r->{out})->{end} // '', qr/^failed: the child of posix_spawn\(\) exited with status 0 before it wrote its byte at n=0$/,
+        "$b: the end line says how the child ended");
+}
+
 # ulimit -u: fork() fails with EAGAIN; the run stops, names the limit, and
 # reaps every child first. Root is exempt from RLIMIT_NPROC: run as nobody.
 # (dash calls the limit ulimit -p, other shells ulimit -u.)

@@ -64,6 +64,13 @@ sub responses {
 my @backends = ('poll', 'select');
 unshift @backends, 'epoll' if $^O eq 'linux';
 unshift @backends, 'kqueue' if $^O =~ /bsd|darwin|dragonfly/i;
+# io_uring where it is compiled in and the kernel allows it: pollbench's
+# header says which (the same lib/events.c)
+{
+    my $pb = bin('pollbench');
+    my $h = -x $pb ? run([ $pb, '-n', 1, '-r', 1 ])->{out} : '';
+    push @backends, 'io_uring' if $h =~ /^# mechanisms: .*\bio_uring\b/m && $h =~ /^# io_uring: multishot/m;
+}
 
 my $first = 1;
 for my $be (@backends) {

@@ -57,6 +57,25 @@ ok($last && $last->[1] eq '-' && $last->[2] ne '-', 'N=1500: select not measured
 my ($first) = grep { $_->[0] == 1 } @{ $p->{rows} };
 ok($first && $first->[1] ne '-', 'N=1: select measured');
 
+# '# args:' is the command line as given, a comma list included
+$r = run([ $pb, '-m', 'select,poll', '-n', 20, '-r', 1 ]);
+is($r->{exit}, $EXIT_OK, '-m select,poll -n 20 exits 0') or diag $r->{err};
+like($r->{out}, qr/^# args: \S*pollbench -m select,poll -n 20 -r 1$/m, '# args: records -m select,poll verbatim');
+
+# the ready descriptor's position: each one valid and in the header; the
+# window is the wait call alone, and the header says so
+for my $pos (qw(first middle last)) {
+    $r = run([ $pb, '-m', 'poll', '-n', 50, '-r', 2, '-p', $pos ]);
+    is($r->{exit}, $EXIT_OK, "-p $pos exits 0") or diag $r->{err};
+    is_deeply([ check_output($r->{out}, columns => 'n poll_ns', end => 'completed') ], [], "-p $pos: valid");
+    $p = parse_text($r->{out});
+    like($p->{header}{position} // '', qr/^\Q$pos\E\b/, "-p $pos: the header names the position");
+    ok(!(grep { $_->[1] eq '-' } @{ $p->{rows} }), "-p $pos: every event measured");
+}
+like($p->{header}{window} // '', qr/wait call alone/, 'the header says what the window holds');
+$r = run([ $pb, '-m', 'poll', '-n', 5, '-r', 1 ]);
+like(parse_text($r->{out})->{header}{position} // '', qr/^last\b/, 'the default position is last');
+
 SKIP: {
     my $pre = unprivileged();
     skip 'root, and no setpriv to drop privileges', 5 unless defined $pre;
@@ -73,7 +92,7 @@ SKIP: {
 }
 
 my @bad = ([ '-m', 'foo' ], [ '-m', '' ], [ '-m', 'poll,nope' ], [ '-n', 0 ], [ '-n', 'x' ], [ '-r', 0 ],
-           [ '-r', '-1' ], ['-x'], ['extra'], ['-n']);
+           [ '-r', '-1' ], ['-x'], ['extra'], ['-n'], [ '-p', 'end' ], [ '-p', '' ], ['-p']);
 push @bad, [ '-m', 'kqueue' ] if $^O eq 'linux';
 push @bad, [ '-m', 'epoll' ] if $^O ne 'linux';
 for my $bad (@bad) {

@@ -14,7 +14,10 @@ use POSIX qw(SIGINT SIGTERM WNOHANG);
 my $hb = bin('herdbench');
 -x $hb or plan skip_all => "$hb not built";
 
-my @modes = $^O eq 'linux' ? qw(accept epoll epoll-exclusive reuseport) : qw(accept);
+# every mode the OS has: the event mechanisms through lib/events.c (kqueue
+# where Linux has epoll), reuseport with SO_REUSEPORT_LB on FreeBSD
+my @modes = $^O eq 'linux' ? qw(accept epoll epoll-exclusive reuseport poll select)
+          : $^O =~ /bsd|darwin|dragonfly/i ? qw(accept reuseport kqueue poll select) : qw(accept);
 for my $mode (@modes) {
     my $r = run([ $hb, '-m', $mode, '-w', 20, '-r', 3 ]);
     is($r->{exit}, $EXIT_OK, "$mode: -w 20 -r 3 exits 0") or diag $r->{err};
@@ -70,8 +73,10 @@ SKIP: {
     is_deeply($r->{left}, [], 'no waiter left after the limit');
 }
 
-for my $bad ([ '-m', 'foo' ], [ '-m', '' ], [ '-w', 0 ], [ '-w', 'x' ], [ '-r', 0 ], [ '-s' ], [ '-m', 'accept', '-s' ],
-             ['-x'], ['extra'], ['-m']) {
+my @bad = ([ '-m', 'foo' ], [ '-m', '' ], [ '-w', 0 ], [ '-w', 'x' ], [ '-r', 0 ], [ '-s' ], [ '-m', 'accept', '-s' ],
+           [ '-m', 'poll', '-s' ], ['-x'], ['extra'], ['-m']);
+push @bad, $^O eq 'linux' ? [ '-m', 'kqueue' ] : [ '-m', 'epoll' ];
+for my $bad (@bad) {
     my $b = run([ $hb, @$bad ]);
     my $what = join ' ', map { "'$_'" } @$bad;
     is($b->{exit}, $EXIT_USAGE, "$what: usage status");

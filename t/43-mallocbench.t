@@ -12,7 +12,8 @@ use Test::More;
 my $mb = bin('mallocbench');
 -x $mb or plan skip_all => "$mb not built";
 
-for my $case ([ 4, [ 1, 2, 2, 4, 4, 4, 4 ] ], [ 3, [ 1, 2, 2, 3, 3, 3 ] ]) {
+for my $case ([ 4, [ 1, 2, 2, 3, 3, 3, 4, 4, 4, 4 ] ], [ 3, [ 1, 2, 2, 3, 3, 3 ] ],
+    [ 7, [ map { ($_) x $_ } 1, 2, 3, 4, 6, 7 ] ]) {
     my ($t, $n) = @$case;
     my $r = run([ $mb, '-t', $t, '-n', 20000, '-s', 100 ]);
     is($r->{exit}, $EXIT_OK, "-t $t exits 0") or diag $r->{err};
@@ -35,6 +36,15 @@ my ($cpus) = ($p->{header}{cpus} // '') =~ /^(\d+)$/;
 my $max = 0;
 $max = $_->[0] > $max ? $_->[0] : $max for @{ $p->{rows} };
 is($max, 4 * ($cpus // 0), "it goes up to 4 x $p->{header}{cpus} CPUs");
+# T: 1, 2, 3, 4, 6, 8, 12, 16, ... (powers of two and the midpoints), then 4 x CPUs
+my %seen;
+my @ts = grep { !$seen{$_}++ } map { $_->[0] } @{ $p->{rows} };
+my @want = grep { $_ < $max } map { ($_, $_ * 3 / 2) } map { 2**$_ } 0 .. 20;
+@want = ((grep { $_ >= 1 && $_ == int $_ } @want[1 .. $#want]), $max);
+unshift @want, 1;
+my %w;
+@want = grep { !$w{$_}++ } @want;
+is_deeply(\@ts, \@want, "T = @ts");
 
 SKIP: {
     my $pre = unprivileged();

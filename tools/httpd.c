@@ -5,14 +5,12 @@
  *
  * One process (or -w N identical worker processes sharing the listening
  * socket, for more connections than one process's RLIMIT_NOFILE), non-blocking
- * sockets, one event loop per process over epoll, kqueue, poll or select
- * (-e). GET and HEAD of regular files under the document root, keep-alive,
- * pipelining, sendfile on Linux.
+ * sockets, one event loop per process over any mechanism of lib/events.h
+ * (-e: epoll, kqueue, io_uring, poll, select). GET and HEAD of regular files
+ * under the document root, keep-alive, pipelining, sendfile where the OS has it.
  */
-#if defined(__APPLE__)
-#define _DARWIN_C_SOURCE 1
-#endif
 #include "sb.h"
+#include "events.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +26,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -36,23 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- platform: event mechanisms and sendfile ---- */
-#if defined(__linux__)
-#include <sys/epoll.h>
-#include <sys/sendfile.h>
-#define HAVE_EPOLL 1
-#define HAVE_SENDFILE_LINUX 1
-#endif
-#if defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || defined(__APPLE__) || \
-	defined(__DragonFly__)
-#include <sys/event.h>
-#define HAVE_KQUEUE 1
-#endif
-
 static const char usage[] =
-	"usage: httpd [-e epoll|kqueue|poll|select] [-l addr] [-p port] [-r docroot] [-P pidfile]\n"
-	"             [-w workers] [-h]\n"
-	"  -e mech     event mechanism (default: epoll or kqueue where the OS has it, else poll)\n"
+	"usage: httpd [-e mech] [-l addr] [-p port] [-r docroot] [-P pidfile] [-w workers] [-h]\n"
+	"  -e mech     event mechanism: epoll, kqueue, io_uring, poll or select, where the OS\n"
+	"              has it (default: epoll or kqueue where the OS has one, else poll)\n"
 	"  -l addr     numeric address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
 	"  -p port     port (default 0: the kernel picks a free one)\n"
 	"  -r docroot  directory whose regular files are served (default .)\n"
@@ -63,9 +47,7 @@ static const char usage[] =
 
 enum { REQ_MAX = 8192, TIMEOUT_S = 10, ACCEPT_BATCH = 64, SPARE_FDS = 32 };
 enum { ST_READ, ST_SEND };
-enum { EV_R = 1, EV_W = 2 };
-enum { B_EPOLL, B_KQUEUE, B_POLL, B_SELECT };
-static const char *const backend_name[] = { "epoll", "kqueue", "poll", "select" };
+enum { EV_R = SB_EV_READ, EV_W = SB_EV_WRITE };
 
 struct conn {
 	int fd;                  /* -1: slot free */
@@ -87,7 +69,9 @@ struct conn {
 static struct conn *conns;   /* indexed by descriptor */
 static int nconns_max;       /* size of conns: the soft RLIMIT_NOFILE */
 static int nconn, cap;       /* connections open; most this process takes */
-static int lfd, rootfd, backend, listening = 1;
+static int lfd, rootfd, listening = 1;
+static const struct sb_ev_mech *mech;   /* -e */
+static struct sb_ev *ev;                /* this process's watched set */
 static time_t paused_until;  /* accept() hit a system limit: retry then */
 static struct conn *act_head, *act_tail;   /* connections with a deadline, oldest first */
 static int sigpipe_fd[2];
@@ -109,172 +93,29 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* ======================= the event mechanisms =======================
- * ev_set(fd, mask) says what to wait for (EV_R, EV_W, 0 = nothing);
- * ev_wait() waits and calls handle(fd, mask) for every ready descriptor. */
-static unsigned char *ev_want;        /* per fd: what is registered */
-static int evfd = -1;                 /* epoll or kqueue descriptor */
-static struct pollfd *pfds;           /* poll: the registered set, and */
-static int npfds, *pslot;             /* per fd its index in pfds, or -1 */
-static fd_set sel_r, sel_w;           /* select: the registered sets */
-static int sel_max = -1;
-
+/* ======================= the event loop's calls =======================
+ * The mechanism is lib/events.h's; ev_set(fd, mask) says what to wait for
+ * (EV_R, EV_W, 0 = nothing); ev_wait() waits and calls handle(fd, mask)
+ * for every ready descriptor. */
 static void handle(int fd, int mask);
-
-static void ev_init(void)
-{
-	ev_want = calloc((size_t)nconns_max, 1);
-	if (!ev_want)
-		die("calloc");
-	switch (backend) {
-#if defined(HAVE_EPOLL)
-	case B_EPOLL:
-		if ((evfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-			die("epoll_create1()");
-		break;
-#endif
-#if defined(HAVE_KQUEUE)
-	case B_KQUEUE:
-		if ((evfd = kqueue()) < 0)
-			die("kqueue()");
-		break;
-#endif
-	case B_POLL:
-		pfds = malloc((size_t)nconns_max * sizeof *pfds);
-		pslot = malloc((size_t)nconns_max * sizeof *pslot);
-		if (!pfds || !pslot)
-			die("malloc");
-		for (int i = 0; i < nconns_max; i++)
-			pslot[i] = -1;
-		break;
-	case B_SELECT:
-		FD_ZERO(&sel_r);
-		FD_ZERO(&sel_w);
-		break;
-	}
-}
 
 static void ev_set(int fd, int mask)
 {
-	int old = ev_want[fd];
-	if (old == mask)
-		return;
-	ev_want[fd] = (unsigned char)mask;
-	switch (backend) {
-#if defined(HAVE_EPOLL)
-	case B_EPOLL: {
-		struct epoll_event e;
-		memset(&e, 0, sizeof e);
-		e.events = (mask & EV_R ? EPOLLIN : 0u) | (mask & EV_W ? EPOLLOUT : 0u);
-		e.data.fd = fd;
-		int op = !old ? EPOLL_CTL_ADD : !mask ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-		if (epoll_ctl(evfd, op, fd, &e) != 0)
-			die("epoll_ctl()");
-		break;
-	}
-#endif
-#if defined(HAVE_KQUEUE)
-	case B_KQUEUE: {
-		struct kevent ch[2];
-		int n = 0;
-		if ((old ^ mask) & EV_R)
-			EV_SET(&ch[n++], fd, EVFILT_READ, mask & EV_R ? EV_ADD : EV_DELETE, 0, 0, 0);
-		if ((old ^ mask) & EV_W)
-			EV_SET(&ch[n++], fd, EVFILT_WRITE, mask & EV_W ? EV_ADD : EV_DELETE, 0, 0, 0);
-		if (kevent(evfd, ch, n, NULL, 0, NULL) != 0)
-			die("kevent()");
-		break;
-	}
-#endif
-	case B_POLL: {
-		short ev = (short)((mask & EV_R ? POLLIN : 0) | (mask & EV_W ? POLLOUT : 0));
-		if (!old) {
-			pslot[fd] = npfds;
-			pfds[npfds].fd = fd;
-			pfds[npfds].revents = 0;
-			pfds[npfds++].events = ev;
-		} else if (mask) {
-			pfds[pslot[fd]].events = ev;
-		} else {   /* move the last entry into the hole */
-			int i = pslot[fd];
-			pfds[i] = pfds[--npfds];
-			pslot[pfds[i].fd] = i;
-			pslot[fd] = -1;
-		}
-		break;
-	}
-	case B_SELECT:
-		if (mask & EV_R) FD_SET(fd, &sel_r); else FD_CLR(fd, &sel_r);
-		if (mask & EV_W) FD_SET(fd, &sel_w); else FD_CLR(fd, &sel_w);
-		if (mask && fd > sel_max)
-			sel_max = fd;
-		while (sel_max >= 0 && !ev_want[sel_max])
-			sel_max--;
-		break;
-	}
+	if (sb_ev_watch(ev, fd, mask) != 0)
+		die(sb_ev_failed(ev));
 }
 
 /* timeout_ms < 0: no timeout. Returns after handling what was ready. */
 static void ev_wait(int timeout_ms)
 {
-	int n;
-	switch (backend) {
-#if defined(HAVE_EPOLL)
-	case B_EPOLL: {
-		struct epoll_event ev[256];
-		n = epoll_wait(evfd, ev, 256, timeout_ms);
-		if (n < 0 && errno != EINTR)
-			die("epoll_wait()");
-		for (int i = 0; i < n; i++)
-			handle(ev[i].data.fd, (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) ? EV_R : 0) |
-					      (ev[i].events & EPOLLOUT ? EV_W : 0));
-		break;
-	}
-#endif
-#if defined(HAVE_KQUEUE)
-	case B_KQUEUE: {
-		struct kevent ev[256];
-		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
-		n = kevent(evfd, NULL, 0, ev, 256, timeout_ms < 0 ? NULL : &ts);
-		if (n < 0 && errno != EINTR)
-			die("kevent()");
-		for (int i = 0; i < n; i++)
-			handle((int)ev[i].ident, ev[i].filter == EVFILT_WRITE ? EV_W : EV_R);
-		break;
-	}
-#endif
-	case B_POLL:
-		n = poll(pfds, (nfds_t)npfds, timeout_ms);
-		if (n < 0 && errno != EINTR)
-			die("poll()");
-		/* Downwards: a handler that removes its own entry moves an
-		 * already handled one into the hole; new entries go to the end. */
-		for (int i = npfds - 1; n > 0 && i >= 0; i--) {
-			if (i >= npfds || !pfds[i].revents)
-				continue;
-			short re = pfds[i].revents;
-			pfds[i].revents = 0;
-			n--;
-			handle(pfds[i].fd, (re & (POLLIN | POLLHUP | POLLERR) ? EV_R : 0) | (re & POLLOUT ? EV_W : 0));
-		}
-		break;
-	case B_SELECT: {
-		fd_set r = sel_r, w = sel_w;
-		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-		int top = sel_max;
-		n = select(top + 1, &r, &w, NULL, timeout_ms < 0 ? NULL : &tv);
-		if (n < 0 && errno != EINTR)
-			die("select()");
-		for (int fd = 0; n > 0 && fd <= top; fd++) {
-			int m = (FD_ISSET(fd, &r) ? EV_R : 0) | (FD_ISSET(fd, &w) ? EV_W : 0);
-			if (m) {
-				n--;
-				handle(fd, m & ev_want[fd]);
-			}
-		}
-		break;
-	}
-	}
+	int fd, mask, k;
+	sb_ev_prepare(ev, timeout_ms);
+	if (sb_ev_wait(ev) < 0 && errno != EINTR)
+		die(sb_ev_failed(ev));
+	while ((k = sb_ev_next(ev, &fd, &mask)) > 0)
+		handle(fd, mask);
+	if (k < 0)
+		die(sb_ev_failed(ev));
 }
 
 /* ======================= deadlines =======================
@@ -315,10 +156,8 @@ static void conn_close(struct conn *c)
 {
 	char sink[4096];
 	act_del(c);
-	if (backend == B_EPOLL || backend == B_KQUEUE)
-		ev_want[c->fd] = 0;   /* close() itself takes it out of the kernel's set */
-	else
-		ev_set(c->fd, 0);
+	if (sb_ev_forget(ev, c->fd) != 0)
+		die(sb_ev_failed(ev));
 	/* Read what the client sent after a request we refused, so that
 	 * close() does not turn the answer into a reset. */
 	if (c->drain) {
@@ -627,34 +466,20 @@ static int parse_request(struct conn *c)
 static int send_some(struct conn *c)
 {
 	while (c->hpos < c->hlen) {
-		int more = 0;
-#if defined(MSG_MORE)
-		if (c->off < c->end)
-			more = MSG_MORE;   /* Linux: head and body in one segment */
-#endif
-		ssize_t w = send(c->fd, c->hdr + c->hpos, c->hlen - c->hpos, MSG_NOSIGNAL | more);
+		/* where the OS has MSG_MORE: head and body in one segment */
+		int more = c->off < c->end ? SB_MSG_MORE : 0;
+		ssize_t w = send(c->fd, c->hdr + c->hpos, c->hlen - c->hpos, SB_MSG_NOSIGNAL | more);
 		if (w < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno == EINTR ? 0 : -1;
 		c->hpos += (size_t)w;
 	}
 	while (c->off < c->end) {
 		size_t want = (size_t)(c->end - c->off) < (1u << 20) ? (size_t)(c->end - c->off) : (1u << 20);
-#if defined(HAVE_SENDFILE_LINUX)
-		ssize_t w = sendfile(c->fd, c->file, &c->off, want);
-		if (w < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		if (w == 0)
-			return -1;   /* the file shrank: the length sent is wrong now */
-#else
-		char buf[16384];
-		ssize_t rd = pread(c->file, buf, want < sizeof buf ? want : sizeof buf, c->off);
-		if (rd <= 0)
-			return -1;
-		ssize_t w = send(c->fd, buf, (size_t)rd, MSG_NOSIGNAL);
+		ssize_t w = sb_send_file(c->fd, c->file, &c->off, want);
 		if (w < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		c->off += w;
-#endif
+		if (w == 0)
+			return -1;   /* the file shrank: the length sent is wrong now */
 	}
 	if (c->file >= 0) {
 		close(c->file);
@@ -737,10 +562,11 @@ static void accept_some(void)
 			}
 			return;
 		}
-		if (fd >= nconns_max || (backend == B_SELECT && fd >= FD_SETSIZE)) {
+		if (fd >= nconns_max || fd >= mech->fd_limit) {
 			if (!warned_select++)
-				fprintf(stderr, "httpd: select: descriptor %d is beyond FD_SETSIZE (%d); "
-					"refusing connections past it (use -e poll or epoll)\n", fd, FD_SETSIZE);
+				fprintf(stderr, "httpd: %s: descriptor %d is beyond FD_SETSIZE (%d); "
+					"refusing connections past it (use -e poll or epoll)\n", mech->name, fd,
+					mech->fd_limit);
 			close(fd);
 			continue;
 		}
@@ -785,7 +611,8 @@ static int run_loop(void)
 		die("calloc");
 	for (int i = 0; i < nconns_max; i++)
 		conns[i].fd = conns[i].file = -1;
-	ev_init();
+	if (!(ev = sb_ev_new(mech, nconns_max)))
+		die(sb_ev_failed(NULL));
 	ev_set(sigpipe_fd[0], EV_R);
 	ev_set(lfd, EV_R);
 	while (!got_sig) {
@@ -815,60 +642,43 @@ static int run_loop(void)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* ======================= starting and stopping ======================= */
+struct opts {
+	const char *addr, *root, *pidfile;
+	long long port, workers;
+};
+
+static void parse_args(int argc, char **argv, struct opts *o)
 {
-	const char *addr = "127.0.0.1", *root = ".", *pidfile = NULL;
-	long long port = 0, workers = 1;
 	int opt;
-#if defined(HAVE_EPOLL)
-	backend = B_EPOLL;
-#elif defined(HAVE_KQUEUE)
-	backend = B_KQUEUE;
-#else
-	backend = B_POLL;
-#endif
+	o->addr = "127.0.0.1";
+	o->root = ".";
+	o->pidfile = NULL;
+	o->port = 0;
+	o->workers = 1;
+	mech = sb_ev_default();
 	while ((opt = sb_getopt("httpd", argc, argv, "e:l:p:r:P:w:h")) != -1) {
 		switch (opt) {
 		case 'e':
-			backend = -1;
-			for (int b = 0; b < 4; b++)
-				if (strcmp(optarg, backend_name[b]) == 0)
-					backend = b;
-			if (backend < 0)
-				sb_usage_error("httpd", "-e: '%s' is not epoll, kqueue, poll or select", optarg);
-#if !defined(HAVE_EPOLL)
-			if (backend == B_EPOLL)
-				sb_usage_error("httpd", "-e: epoll is not available on this OS");
-#endif
-#if !defined(HAVE_KQUEUE)
-			if (backend == B_KQUEUE)
-				sb_usage_error("httpd", "-e: kqueue is not available on this OS");
-#endif
+			if (!(mech = sb_ev_mech(optarg)))
+				sb_usage_error("httpd", "-e: '%s' is not epoll, kqueue, io_uring, poll or select", optarg);
+			if (!mech->available)
+				sb_usage_error("httpd", "-e: %s is not available on this OS", optarg);
 			break;
-		case 'l': addr = optarg; break;
-		case 'p': port = sb_number("httpd", 'p', optarg, 0, 65535); break;
-		case 'r': root = optarg; break;
-		case 'P': pidfile = optarg; break;
-		case 'w': workers = sb_number("httpd", 'w', optarg, 1, 64); break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'l': o->addr = optarg; break;
+		case 'p': o->port = sb_number("httpd", 'p', optarg, 0, 65535); break;
+		case 'r': o->root = optarg; break;
+		case 'P': o->pidfile = optarg; break;
+		case 'w': o->workers = sb_number("httpd", 'w', optarg, 1, 64); break;
+		case 'h': fputs(usage, stdout); exit(0);
 		}
 	}
 	sb_operand("httpd", argc, argv, NULL);
+}
 
-	struct addrinfo hints, *ai;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	hints.ai_socktype = SOCK_STREAM;
-	char portstr[16];
-	snprintf(portstr, sizeof portstr, "%lld", port);
-	if (getaddrinfo(addr, portstr, &hints, &ai) != 0)
-		sb_usage_error("httpd", "-l: '%s' is not a numeric IPv4 or IPv6 address", addr);
-	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY)) < 0) {
-		fprintf(stderr, "httpd: -r %s: %s\n", root, strerror(errno));
-		return 1;
-	}
-
-	/* As many descriptors as permitted: the soft limit up to the hard one. */
+/* As many descriptors as permitted: the soft limit up to the hard one. */
+static void raise_nofile(void)
+{
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		die("getrlimit()");
@@ -883,7 +693,20 @@ int main(int argc, char **argv)
 	}
 	nconns_max = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
 	cap = nconns_max - SPARE_FDS;   /* room for the files being sent */
+}
 
+/* The non-blocking listening socket (lfd) on addr:port; its numeric
+ * address and port into host and serv. 0, or 1 after a message. */
+static int make_listener(const struct opts *o, char *host, size_t hostlen, char *serv, size_t servlen)
+{
+	struct addrinfo hints, *ai;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	char portstr[16];
+	snprintf(portstr, sizeof portstr, "%lld", o->port);
+	if (getaddrinfo(o->addr, portstr, &hints, &ai) != 0)
+		sb_usage_error("httpd", "-l: '%s' is not a numeric IPv4 or IPv6 address", o->addr);
 	if ((lfd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0)
 		die("socket()");
 	int on = 1;
@@ -892,7 +715,8 @@ int main(int argc, char **argv)
 	if (ai->ai_family == AF_INET6 && setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0)
 		die("setsockopt(IPV6_V6ONLY)");
 	if (bind(lfd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		fprintf(stderr, "httpd: bind() to %s port %lld: %s\n", addr, port, strerror(errno));
+		fprintf(stderr, "httpd: bind() to %s port %lld: %s\n", o->addr, o->port, strerror(errno));
+		freeaddrinfo(ai);
 		return 1;
 	}
 	freeaddrinfo(ai);
@@ -905,12 +729,17 @@ int main(int argc, char **argv)
 		die("fcntl(O_NONBLOCK)");
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	char host[INET6_ADDRSTRLEN], serv[16];
 	if (getsockname(lfd, (struct sockaddr *)&ss, &sl) != 0 ||
-	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, serv, sizeof serv,
+	    getnameinfo((struct sockaddr *)&ss, sl, host, (socklen_t)hostlen, serv, (socklen_t)servlen,
 			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		die("getsockname()");
+	return 0;
+}
 
+/* SIGTERM, SIGINT, SIGHUP (and SIGCHLD for a supervisor) write to the
+ * self-pipe that every event loop watches. */
+static void catch_signals(struct sigaction *sa)
+{
 	if (pipe(sigpipe_fd) != 0)
 		die("pipe()");
 	for (int i = 0; i < 2; i++) {
@@ -918,17 +747,100 @@ int main(int argc, char **argv)
 		if (f < 0 || fcntl(sigpipe_fd[i], F_SETFL, f | O_NONBLOCK) != 0)
 			die("fcntl(O_NONBLOCK)");
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	memset(sa, 0, sizeof *sa);
+	sa->sa_handler = on_signal;
+	sigemptyset(&sa->sa_mask);
+	sigaction(SIGTERM, sa, NULL);
+	sigaction(SIGINT, sa, NULL);
+	sigaction(SIGHUP, sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	pid_t parent = getppid();
 	if (sb_die_with_parent(SIGTERM) == 0 && getppid() != parent)
 		got_sig = SIGTERM;   /* whoever started us is already gone */
+}
+
+/* Forks the workers; each runs its event loop and exits. 0, or 1 (then
+ * none is left). */
+static int start_workers(long long workers, const struct sigaction *sa, pid_t *kids, int *nkids)
+{
+	sigaction(SIGCHLD, sa, NULL);
+	for (*nkids = 0; *nkids < workers; (*nkids)++) {
+		pid_t p = fork();
+		if (p < 0) {
+			fprintf(stderr, "httpd: fork(): %s\n", strerror(errno));
+			for (int i = 0; i < *nkids; i++)
+				kill(kids[i], SIGTERM);
+			while (wait(NULL) > 0)
+				;
+			return 1;
+		}
+		if (p == 0) {
+			signal(SIGCHLD, SIG_DFL);
+			if (sb_die_with_parent(SIGTERM) == 0 && getppid() == 1)
+				got_sig = SIGTERM;
+			exit(run_loop());
+		}
+		kids[*nkids] = p;
+	}
+	return 0;
+}
+
+/* Until a signal or a worker's death: then every worker is stopped and
+ * reaped. 0, or 1 when a worker died. */
+static int supervise(pid_t *kids, int nkids)
+{
+	int status = 0;
+	while (!got_sig) {
+		char buf[64];
+		struct pollfd p = { sigpipe_fd[0], POLLIN, 0 };
+		if (poll(&p, 1, -1) > 0)
+			while (read(sigpipe_fd[0], buf, sizeof buf) > 0)
+				;
+		int st;
+		pid_t dead = waitpid(-1, &st, WNOHANG);
+		if (dead > 0) {
+			fprintf(stderr, "httpd: worker %ld ended unexpectedly; stopping\n", (long)dead);
+			for (int i = 0; i < nkids; i++)
+				if (kids[i] == dead)
+					kids[i] = -1;
+			status = 1;
+			break;
+		}
+	}
+	for (int i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGTERM);
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+	return status;
+}
+
+static int write_pidfile(const char *pidfile)
+{
+	FILE *f = fopen(pidfile, "w");
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "httpd: -P %s: %s\n", pidfile, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* arguments -> listening socket -> signals -> workers -> serve -> end */
+int main(int argc, char **argv)
+{
+	struct opts o;
+	parse_args(argc, argv, &o);
+
+	if ((rootfd = open(o.root, O_RDONLY | O_DIRECTORY)) < 0) {
+		fprintf(stderr, "httpd: -r %s: %s\n", o.root, strerror(errno));
+		return 1;
+	}
+	raise_nofile();
+	char host[INET6_ADDRSTRLEN], serv[16];
+	if (make_listener(&o, host, sizeof host, serv, sizeof serv) != 0)
+		return 1;
+	struct sigaction sa;
+	catch_signals(&sa);
 
 	char backlog[32] = "?";
 	if (sb_sysctl("net.core.somaxconn", backlog, sizeof backlog) != 0 &&
@@ -936,75 +848,30 @@ int main(int argc, char **argv)
 	    sb_sysctl("kern.somaxconn", backlog, sizeof backlog) != 0)
 		strcpy(backlog, "?");
 	fprintf(stderr, "httpd: serving %s on %s port %s with %s, %lld process%s, up to %d connections "
-		"each (RLIMIT_NOFILE %d), listen backlog %s\n", root, host, serv, backend_name[backend],
-		workers, workers > 1 ? "es" : "", cap, nconns_max, backlog);
+		"each (RLIMIT_NOFILE %d), listen backlog %s\n", o.root, host, serv, mech->name,
+		o.workers, o.workers > 1 ? "es" : "", cap, nconns_max, backlog);
 
 	pid_t kids[64];
 	int nkids = 0;
-	if (workers > 1) {
-		sigaction(SIGCHLD, &sa, NULL);
-		for (; nkids < workers; nkids++) {
-			pid_t p = fork();
-			if (p < 0) {
-				fprintf(stderr, "httpd: fork(): %s\n", strerror(errno));
-				for (int i = 0; i < nkids; i++)
-					kill(kids[i], SIGTERM);
-				while (wait(NULL) > 0)
-					;
-				return 1;
-			}
-			if (p == 0) {
-				signal(SIGCHLD, SIG_DFL);
-				if (sb_die_with_parent(SIGTERM) == 0 && getppid() == 1)
-					got_sig = SIGTERM;
-				return run_loop();
-			}
-			kids[nkids] = p;
-		}
-	}
+	if (o.workers > 1 && start_workers(o.workers, &sa, kids, &nkids) != 0)
+		return 1;
 	int status = 0;
-	if (pidfile) {
-		FILE *f = fopen(pidfile, "w");
-		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-			fprintf(stderr, "httpd: -P %s: %s\n", pidfile, strerror(errno));
-			got_sig = SIGTERM;   /* stop the workers, if any, and end */
-			status = 1;
-			pidfile = NULL;
-		}
+	if (o.pidfile && write_pidfile(o.pidfile) != 0) {
+		got_sig = SIGTERM;   /* stop the workers, if any, and end */
+		status = 1;
+		o.pidfile = NULL;
 	}
 	if (!got_sig) {
-		printf("listening %s %s %s\n", host, serv, backend_name[backend]);
+		printf("listening %s %s %s\n", host, serv, mech->name);
 		fflush(stdout);
 	}
-	if (workers == 1) {
+	if (o.workers == 1) {
 		if (!status)
 			status = run_loop();
 	} else {
-		/* Supervise: a signal ends all workers; a worker's death ends all. */
-		while (!got_sig) {
-			char buf[64];
-			struct pollfd p = { sigpipe_fd[0], POLLIN, 0 };
-			if (poll(&p, 1, -1) > 0)
-				while (read(sigpipe_fd[0], buf, sizeof buf) > 0)
-					;
-			int st;
-			pid_t dead = waitpid(-1, &st, WNOHANG);
-			if (dead > 0) {
-				fprintf(stderr, "httpd: worker %ld ended unexpectedly; stopping\n", (long)dead);
-				for (int i = 0; i < nkids; i++)
-					if (kids[i] == dead)
-						kids[i] = -1;
-				status = 1;
-				break;
-			}
-		}
-		for (int i = 0; i < nkids; i++)
-			if (kids[i] > 0)
-				kill(kids[i], SIGTERM);
-		while (wait(NULL) > 0 || errno == EINTR)
-			;
+		status |= supervise(kids, nkids);
 	}
-	if (pidfile)
-		unlink(pidfile);
+	if (o.pidfile)
+		unlink(o.pidfile);
 	return status;
 }

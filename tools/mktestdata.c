@@ -7,7 +7,7 @@
  * It is idempotent: a second run with the same count checks every file and
  * changes nothing. It refuses a DIR holding anything it does not make.
  */
-#include "sb.h"
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>

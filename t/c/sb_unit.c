@@ -2,13 +2,17 @@
  * sb_unit - C unit tests of the timing library, printing TAP for prove
  * (run through t/01-timing-library.t).
  */
-#include "sb.h"
+#include "files.h"
+#include "net.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +120,18 @@ static void a_run(void)
 	sb_stop(r, "bind()", 2, EINVAL, NULL);          /* the first stop wins */
 	exit(sb_finish(r));
 }
+/* every value two ticks: under 10 ticks, so the trailer says the clock is coarse */
+static void a_coarse_run(void)
+{
+	char *argv[] = {"unit", NULL};
+	struct sb *r = sb_init("unit", "n fast_ns slow_ns", 1, argv);
+	for (int i = 0; i < 5; i++) {
+		size_t row = sb_row(r, (uint64_t)i);
+		sb_put(r, row, 1, 2);
+		sb_put(r, row, 2, 1000);
+	}
+	exit(sb_finish(r));
+}
 static void a_failure(void)
 {
 	char *argv[] = {"unit", NULL};
@@ -167,14 +183,70 @@ static void check_files(void)
 	ok(sb_read_all(fd) == 0, "sb_read_all at the end reads 0");
 	size_t res = 99, pages = 99;
 	int rc = sb_resident(fd, len, &res, &pages);
-#if defined(__linux__)
-	ok(rc == 0 && pages == 6 && res == 6, "sb_resident: 6 pages, all resident (%zu of %zu)", res, pages);
-#else
-	ok((rc == 0 && pages == 6 && res <= 6) || (rc == -1 && errno == ENOSYS), "sb_resident: 6 pages or ENOSYS");
-#endif
+	if (HAVE_MINCORE)
+		ok(rc == 0 && pages == 6 && res == 6, "sb_resident: 6 pages, all resident (%zu of %zu)", res, pages);
+	else
+		ok(rc == -1 && errno == ENOSYS, "sb_resident: ENOSYS where the OS has no mincore()");
 	ok(sb_resident(fd, 0, &res, &pages) == 0 && res == 0 && pages == 0, "sb_resident of 0 bytes: 0 pages");
 	free(buf);
 	close(fd);
+}
+
+/* the platform layer's calls (platform.h) */
+static void check_platform(void)
+{
+	ok(sb_cpus() >= 1, "sb_cpus: %ld CPUs online", sb_cpus());
+	struct sb_clock c;
+	sb_clock_calibrate(&c);
+	ok(c.tick_ns > 0 && (sb_use_counter ? c.tick_ns < 1000 && c.tick_ns > 0.99e9 / c.hz : c.tick_ns >= 1),
+	   "the clock's tick: %.4g ns", c.tick_ns);
+
+	/* sb_close_from, in a child: 0-4 stay, everything from 5 up goes */
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		if (dup2(0, 5) != 5 || dup2(0, 9) != 9 || dup2(0, 300) != 300 || dup2(0, 4) != 4)
+			_exit(2);
+		sb_close_from(5);
+		int gone = fcntl(5, F_GETFD) == -1 && fcntl(9, F_GETFD) == -1 && fcntl(300, F_GETFD) == -1;
+		_exit(gone && fcntl(4, F_GETFD) != -1 && fcntl(0, F_GETFD) != -1 ? 0 : 1);
+	}
+	int st = -1;
+	waitpid(p, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sb_close_from(5) closes 5, 9 and 300, keeps 0-4");
+
+	/* die-with-parent, in a child (it stays set for that process) */
+	fflush(stdout);
+	p = fork();
+	if (p == 0)
+		_exit(sb_die_with_parent(SIGTERM) == (HAVE_PDEATHSIG ? 0 : -1) ? 0 : 1);
+	waitpid(p, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sb_die_with_parent: %s", HAVE_PDEATHSIG ? "0" : "-1 (no such call)");
+
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	const char *name = "";
+	int rc = fd < 0 ? -2 : sb_reuseport(fd, &name);
+	if (HAVE_SO_REUSEPORT || HAVE_SO_REUSEPORT_LB)
+		ok(rc == 0 && strncmp(name, "SO_REUSEPORT", 12) == 0, "sb_reuseport sets %s", name);
+	else
+		ok(rc == -1 && errno == ENOPROTOOPT, "sb_reuseport: ENOPROTOOPT where there is none");
+	if (fd >= 0)
+		close(fd);
+
+	static const enum sb_limit_kind kinds[] = {SB_LIMIT_FILES, SB_LIMIT_PROCS, SB_LIMIT_MAPS, SB_LIMIT_PORTS,
+						   SB_LIMIT_BACKLOG};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		char first[64], text[512], want[80];
+		snprintf(first, sizeof first, "%s", sb_os_limit_names(kinds[i]));
+		first[strcspn(first, " ")] = 0;
+		sb_os_limit(kinds[i], text, sizeof text);
+		snprintf(want, sizeof want, "%s=", first);
+		if (first[0])
+			ok(strncmp(text, want, strlen(want)) == 0 && text[strlen(want)] >= '0' && text[strlen(want)] <= '9',
+			   "sb_os_limit names %s with its value: %s", first, text);
+		else
+			ok(text[0] == 0, "sb_os_limit: no tunable for kind %d here", (int)kinds[i]);
+	}
 }
 
 int main(void)
@@ -201,18 +273,26 @@ int main(void)
 	ok(strstr(out, "# columns: n a_ns b\n# units: count ns count\n") != NULL, "columns and units in the header");
 	ok(strstr(out, "# count: 3\n") != NULL && strstr(out, "# args: unit -c 3\n") != NULL,
 	   "meta lines and the command line in the header");
+	ok(strstr(out, "\n# clock_tick_ns: ") != NULL, "the header records the clock's tick length");
+	ok(strstr(out, "coarse_clock") == NULL, "values of 1000 ns: no coarse-clock line");
+	st = in_child(a_coarse_run, out, sizeof out);
+	char *cc = strstr(out, "\n# coarse_clock: fast_ns median ");
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_OK && cc && strstr(cc, " is under 10 ticks of ") &&
+	   strstr(out, "\n# wall_s: ") < cc && strstr(cc, "\n# end: completed\n"),
+	   "values of two ticks: the trailer names the column, before # end:");
+	ok(cc && strstr(cc, "slow_ns") == NULL, "a column of 1000 ticks is not named");
 	st = in_child(a_failure, out, sizeof out);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_FAIL, "EINVAL is a failure, not a limit");
 	ok(strstr(out, "# end: failed: bind() at n=5: EINVAL (") != NULL, "the failure is named in the end line");
 
 	char buf[128];
-#if defined(__linux__)
-	ok(sb_sysctl("kernel.pid_max", buf, sizeof buf) == 0 && atol(buf) > 0, "sb_sysctl reads kernel.pid_max (%s)", buf);
+	/* the first tunable that bounds processes here: kernel.pid_max on
+	 * Linux, kern.maxproc on the BSDs and macOS */
+	char procs[64];
+	snprintf(procs, sizeof procs, "%s", sb_os_limit_names(SB_LIMIT_PROCS));
+	procs[strcspn(procs, " ")] = 0;
+	ok(sb_sysctl(procs, buf, sizeof buf) == 0 && atol(buf) > 0, "sb_sysctl reads %s (%s)", procs, buf);
 	ok(sb_sysctl("no.such.tunable", buf, sizeof buf) == -1, "sb_sysctl says -1 for an unknown tunable");
-#else
-	ok(sb_sysctl("kern.maxproc", buf, sizeof buf) == 0 && atol(buf) > 0, "sb_sysctl reads kern.maxproc");
-	ok(sb_sysctl("no.such.tunable", buf, sizeof buf) == -1, "sb_sysctl says -1 for an unknown tunable");
-#endif
 	check_files();
 	/* sb_shared: what a forked child writes, the parent reads */
 	volatile long *shm = sb_shared(4096);
@@ -227,6 +307,7 @@ int main(void)
 		munmap((void *)shm, 4096);
 	}
 
+	check_platform();
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }

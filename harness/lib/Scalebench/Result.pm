@@ -46,6 +46,11 @@ sub parse_text {
                     if exists $r{header}{$k};
                 push @{ $r{header_keys} }, $k unless exists $r{header}{$k};
                 $r{header}{$k} = $v;
+            } elsif ($state eq 'trailer' && !exists $r{trailer}{end}) {
+                # a trailer line of its own (e.g. coarse_clock) before # end:
+                push @{ $r{errors} }, "line $lineno: trailer key '$k' given twice"
+                    if exists $r{trailer}{$k};
+                $r{trailer}{$k} = $v;
             } else {
                 push @{ $r{errors} }, "line $lineno: header line '$k' after the rows";
             }
