@@ -37,8 +37,11 @@ sub parse_text {
         if ($line =~ /^# ([a-z][a-z0-9_]*): (.*)$/) {
             my ($k, $v) = ($1, $2);
             if ($IS_TRAILER{$k} || ($state ne 'header' && !$IS_REQUIRED_HEADER{$k})) {
+                # rows, wall_s, end, and any other line of the trailer (the
+                # clock's, coarse_clock, ...) before # end:
                 push @{ $r{errors} }, "line $lineno: trailer key '$k' given twice"
                     if exists $r{trailer}{$k};
+                push @{ $r{errors} }, "line $lineno: '$k' after # end:" if exists $r{trailer}{end};
                 $r{trailer}{$k} = $v;
                 $state = 'trailer';
             } elsif ($state eq 'header') {
@@ -46,11 +49,6 @@ sub parse_text {
                     if exists $r{header}{$k};
                 push @{ $r{header_keys} }, $k unless exists $r{header}{$k};
                 $r{header}{$k} = $v;
-            } elsif ($state eq 'trailer' && !exists $r{trailer}{end}) {
-                # a trailer line of its own (e.g. coarse_clock) before # end:
-                push @{ $r{errors} }, "line $lineno: trailer key '$k' given twice"
-                    if exists $r{trailer}{$k};
-                $r{trailer}{$k} = $v;
             } else {
                 push @{ $r{errors} }, "line $lineno: header line '$k' after the rows";
             }
