@@ -7,6 +7,8 @@
 #   make WERROR=1        warnings are errors (CI builds this way)
 #   make site            render the graphs and web page from results/
 #                        (RESULTS=dir for another tree) into results/site/
+#   make publish DEST=dir  copy results/site/ and the raw files it links to dir,
+#                        or DEST=[user@]host:path over ssh (harness/publish)
 #   make install PREFIX=/usr/local
 #   make static          every benchmark linked statically into bench/static/
 #                        (for the VM's initramfs: harness/vm, docs/vm.md)
@@ -100,6 +102,13 @@ check: all $(UNIT)
 RESULTS ?= results
 site:
 	plot/render --results '$(RESULTS)'
+
+# The published page: results/site/ and every raw file its pages link, in
+# the same layout, to a folder or over ssh (a tar stream, no rsync needed).
+.PHONY: publish
+publish:
+	@test -n '$(DEST)' || { echo 'make: DEST=dir or DEST=[user@]host:path says where to publish'; exit 2; }
+	harness/publish --results '$(RESULTS)' '$(DEST)'
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin

@@ -56,9 +56,10 @@ int main(int argc, char **argv)
 	sb_meta(r, "tree", "%s, %lld files, %d per directory (mktestdata)", dir, files, SB_TREE_PER_DIR);
 	sb_meta(r, "calls", "openat(DIR, \"DDDD/FF\", O_RDONLY); mmap(whole file, PROT_READ, MAP_SHARED); "
 		"read of its first byte");
-	char mc[64];
-	if (sb_sysctl("vm.max_map_count", mc, sizeof mc) == 0)
-		sb_meta(r, "vm_max_map_count", "%s", mc);
+	char ml[256];
+	sb_os_limit(SB_LIMIT_MAPS, ml, sizeof ml);    /* Linux: vm.max_map_count=N */
+	if (ml[0])
+		sb_meta(r, "map_limit", "%s", ml);
 	sb_raise_nofile(r, count);
 
 	char (*path)[32] = malloc((size_t)count * sizeof *path);

@@ -78,9 +78,10 @@ int main(int argc, char **argv)
 	sb_meta(r, "file", "%s, %lld bytes (%s)", path, bytes, created ? "created by this run" : "existing");
 	sb_meta(r, "page_size", "%lld", ps);
 	sb_meta(r, "mapping", "page i at offset 2*i*%lld, length %lld, PROT_READ, MAP_SHARED", ps, ps);
-	char mc[64];
-	if (sb_sysctl("vm.max_map_count", mc, sizeof mc) == 0)
-		sb_meta(r, "vm_max_map_count", "%s", mc);
+	char ml[256];
+	sb_os_limit(SB_LIMIT_MAPS, ml, sizeof ml);    /* Linux: vm.max_map_count=N */
+	if (ml[0])
+		sb_meta(r, "map_limit", "%s", ml);
 
 	/* Set up: write FILE if this run created it (removed again should that
 	 * fail), flush it to disk so no writeback runs while measuring. */

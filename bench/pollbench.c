@@ -109,16 +109,15 @@ static void parse_args(int argc, char **argv, struct args *a)
 	/* io_uring may be compiled in but refused at run time (seccomp,
 	 * kernel.io_uring_disabled, an old kernel): asked for, that is an
 	 * error; by default it is left out, and the header says why. */
-	snprintf(a->uring_note, sizeof a->uring_note, "not on this OS");
+	const struct sb_ev_mech *uring = sb_ev_mech("io_uring");
+	int uring_ok = sb_ev_probe(uring, a->uring_note, sizeof a->uring_note) == 0;
 	for (int i = 0; i < a->nmech; i++) {
-		if (strcmp(a->mech[i]->name, "io_uring") != 0)
+		if (a->mech[i] != uring || uring_ok)
 			continue;
-		if (sb_ev_probe(a->mech[i], a->uring_note, sizeof a->uring_note) != 0) {
-			if (list)
-				sb_usage_error("pollbench", "-m: io_uring is refused here (%s)", a->uring_note);
-			memmove(&a->mech[i], &a->mech[i + 1], (size_t)(a->nmech - i - 1) * sizeof a->mech[0]);
-			a->nmech--;
-		}
+		if (list)
+			sb_usage_error("pollbench", "-m: io_uring is refused here (%s)", a->uring_note);
+		memmove(&a->mech[i], &a->mech[i + 1], (size_t)(a->nmech - i - 1) * sizeof a->mech[0]);
+		a->nmech--;
 		break;
 	}
 }

@@ -621,6 +621,12 @@ const struct sb_ev_mech *sb_ev_default(void)
 int sb_ev_probe(const struct sb_ev_mech *m, char *buf, size_t len)
 {
 	if (!m->available) {
+#if defined(__linux__)
+		if (strcmp(m->name, "io_uring") == 0) {
+			snprintf(buf, len, "not compiled in (no <linux/io_uring.h> with multishot poll at build time)");
+			return -1;
+		}
+#endif
 		snprintf(buf, len, "not on this OS");
 		return -1;
 	}

@@ -545,7 +545,8 @@ static const char *errname(int err)
 {
 	static const struct { int e; const char *s; } t[] = {
 		{EPERM, "EPERM"}, {ENOENT, "ENOENT"}, {ESRCH, "ESRCH"}, {EINTR, "EINTR"}, {EIO, "EIO"},
-		{E2BIG, "E2BIG"}, {EBADF, "EBADF"}, {ECHILD, "ECHILD"}, {EAGAIN, "EAGAIN"},
+		{E2BIG, "E2BIG"}, {ENOEXEC, "ENOEXEC"}, {ETXTBSY, "ETXTBSY"}, {EBADF, "EBADF"},
+		{ECHILD, "ECHILD"}, {EAGAIN, "EAGAIN"},
 		{ENOMEM, "ENOMEM"}, {EACCES, "EACCES"}, {EFAULT, "EFAULT"}, {EBUSY, "EBUSY"},
 		{EEXIST, "EEXIST"}, {ENODEV, "ENODEV"}, {ENOTDIR, "ENOTDIR"}, {EISDIR, "EISDIR"},
 		{EINVAL, "EINVAL"}, {ENFILE, "ENFILE"}, {EMFILE, "EMFILE"}, {ENOSPC, "ENOSPC"},

@@ -32,11 +32,11 @@ for my $b (sort keys %small) {
         my $p = parse_text($r->{out});
         is($p->{header}{args}, join(' ', map { shell_quote($_) } @cmd), "$b: # args: is the command line verbatim");
         is($p->{header}{pin}, 'none', "$b: # pin: none without -P");
-        like($p->{trailer}{migrated} // '', qr/^(?:[0-9]+ of [0-9]+|unknown \(.+\))$/, "$b: # migrated: in the trailer");
-        is($p->{trailer}{clock_backwards}, 0, "$b: # clock_backwards: 0");
+        like($p->{trailer_extra}{migrated} // '', qr/^(?:[0-9]+ of [0-9]+|unknown \(.+\))$/, "$b: # migrated: in the trailer");
+        is($p->{trailer_extra}{clock_backwards}, 0, "$b: # clock_backwards: 0");
         my @cpu = ($p->{header}{clock_cpu} // '') =~ /^none/ ? () : (1);
-        ok(!@cpu || ($p->{trailer}{migrated} // '') =~ /^[0-9]+ of [1-9]/, "$b: the time values were checked for migration")
-            or diag "clock_cpu: $p->{header}{clock_cpu}; migrated: $p->{trailer}{migrated}";
+        ok(!@cpu || ($p->{trailer_extra}{migrated} // '') =~ /^[0-9]+ of [1-9]/, "$b: the time values were checked for migration")
+            or diag "clock_cpu: $p->{header}{clock_cpu}; migrated: $p->{trailer_extra}{migrated}";
     }
 }
 
@@ -78,7 +78,7 @@ SKIP: {
     my $p = parse_text($r->{out});
     like($p->{header}{caller_fds} // '', qr/^([2-9]|[1-9][0-9]+) descriptors above 2 inherited from the caller, closed at start$/,
         '# caller_fds: counts them');
-    like($p->{trailer}{migrated} // '', qr/^(?:[0-9]+ of 8|unknown \(.+\))$/, '4 forks and 4 cleanups checked for migration');
+    like($p->{trailer_extra}{migrated} // '', qr/^(?:[0-9]+ of 8|unknown \(.+\))$/, '4 forks and 4 cleanups checked for migration');
 }
 
 done_testing;

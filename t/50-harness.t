@@ -147,6 +147,112 @@ for my $bad ([ '--only', 'nosuch' ], ['--runs=0'], ['--bogus'], [ '--tag', 'Bad/
     is($r->{exit}, 2, "@$bad: usage status 2");
     like($r->{err}, qr/^harness\/run: /, "@$bad: says why");
 }
+# one line for argument errors that name a file
+for my $bad ([ '--suite-file', '/nonexistent' ], [ '--results', '/etc/passwd' ],
+             [ '--results', "$tmp/res-file" ]) {
+    open my $rf, '>', "$tmp/res-file" or die;
+    close $rf;
+    $r = run([ $harness, '--no-build', '--runs', 1, '--only', 'sock', '--suite-file', $suitefile, @$bad ]);
+    $r = run([ $harness, '--no-build', '--runs', 1, @$bad ]) if $bad->[0] eq '--suite-file';
+    is($r->{exit}, 2, "@$bad: usage status 2");
+    like($r->{err}, qr/\Aharness\/run: [^\n]+\n\z/, "@$bad: one line") or diag $r->{err};
+}
+like(run([ $harness, '--suite-file', '/nonexistent' ])->{err}, qr/cannot read suite file \/nonexistent: No such file or directory/,
+     '--suite-file /nonexistent: says so');
+like(run([ $harness, '--results', '/etc/passwd', '--suite-file', $suitefile, '--no-build' ])->{err},
+     qr/--results \/etc\/passwd is not a directory/, '--results FILE: says so');
+
+# --pin, --label, quick and pin in system.json; a no-op resume rewrites nothing
+{
+    my $sf = "$tmp/pin.pl";
+    open my $pf, '>', $sf or die;
+    print $pf "( { id => 'fake-pin', program => '$fake', args => ['-c', 3, 'ok'], main_column => 'x_ns' },\n",
+              "  { id => 'fake-na', program => '$fake', args => ['ok'], requires => ['no_such_capability'], main_column => 'x_ns' } )\n";
+    close $pf;
+    my @a = ('--quick', '--no-build', '--results', $res, '--suite-file', $sf, '--runs', 1, '--tag', 'pin');
+    $r = run([ $harness, @a, '--pin', 1, '--label', 'a test: pinned' ], timeout => 60);
+    is($r->{exit}, 0, '--pin 1 --label: runs, and an entry not applicable here is no failure') or diag $r->{out}, $r->{err};
+    like(parse_file("$res/pin/fake-pin.1.dat")->{header}{args}, qr/ -P 1 -c 3 ok$/, '--pin 1 passes -P 1 to the benchmark');
+    my $j = decode_json(slurp("$res/pin/system.json"));
+    is($j->{pin}, 1, 'system.json: "pin": 1');
+    is($j->{label}, 'a test: pinned', 'system.json: "label"');
+    ok(JSON::PP::is_bool($j->{quick}) && $j->{quick}, 'system.json: "quick": true');
+    is_deeply($j->{not_applicable}, { 'fake-na' => 'this OS has no no_such_capability' }, 'system.json: what is not applicable, and why');
+    like(slurp("$res/pin/system.txt"), qr/^not_applicable: +fake-na: this OS has no no_such_capability$/m, 'system.txt too');
+    like(slurp("$res/pin/summary.txt"), qr/^fake-na +- +- +- +x_ns +not applicable$/m, 'the summary says not applicable');
+    like($r->{out}, qr/^fake-na: not applicable here: this OS has no no_such_capability$/m, 'and so does the output');
+    my $before = slurp("$res/pin/system.json") . slurp("$res/pin/system.txt");
+    sleep 1;
+    $r = run([ $harness, @a, '--pin', 1 ], timeout => 60);
+    like($r->{out}, qr/^1 run\(s\) already complete: skipped/m, 'a resumed run with nothing to do');
+    is(slurp("$res/pin/system.json") . slurp("$res/pin/system.txt"), $before, 'leaves the system record (and its date) as it was');
+    $r = run([ $harness, @a, '--pin', 1, '--force' ], timeout => 60);
+    $j = decode_json(slurp("$res/pin/system.json"));
+    is($j->{label}, 'a test: pinned', 'a later run without --label keeps the label');
+    $r = run([ $harness, @a, '--force' ], timeout => 60);
+    $j = decode_json(slurp("$res/pin/system.json"));
+    ok(exists $j->{pin} && !defined $j->{pin}, 'without --pin: "pin": null');
+    unlike(parse_file("$res/pin/fake-pin.1.dat")->{header}{args}, qr/-P/, 'and no -P is passed');
+    for my $bad ('x', '-1') {
+        is(run([ $harness, @a, '--pin', $bad ])->{exit}, 2, "--pin $bad: usage status 2");
+    }
+}
+
+# --wrap CMD: every program of the suite is started as CMD PROGRAM ARGS
+# (CI runs a cross-built tree under qemu-aarch64-static this way)
+{
+    my $sf = "$tmp/wrap.pl";
+    open my $pf, '>', $sf or die;
+    print $pf "( { id => 'fake-wrap', program => '$fake', args => ['-c', 3, 'ok'], main_column => 'x_ns' } )\n";
+    close $pf;
+    my $wrapper = "$tmp/wrapper";
+    open my $wf, '>', $wrapper or die;
+    print $wf "#!/bin/sh\necho \"\$*\" >> '$tmp/wrapped'\nexec \"\$@\"\n";
+    close $wf;
+    chmod 0755, $wrapper or die;
+    my @a = ('--quick', '--no-build', '--results', $res, '--suite-file', $sf, '--runs', 2, '--tag', 'wrap');
+    $r = run([ $harness, @a, '--wrap', "$wrapper" ], timeout => 60);
+    is($r->{exit}, 0, '--wrap: the suite runs through the wrapper') or diag $r->{out}, $r->{err};
+    is(slurp("$tmp/wrapped"), "$fake -c 3 ok\n" x 2, 'every run was started as WRAPPER PROGRAM ARGS');
+    is(decode_json(slurp("$res/wrap/system.json"))->{wrap}, $wrapper, 'system.json records "wrap"');
+    is(run([ $harness, @a, '--wrap', ' ' ])->{exit}, 2, '--wrap with no command: usage status 2');
+}
+
+# make, or gmake where make is not GNU make and leaves programs unbuilt
+{
+    my $sf = "$tmp/build.pl";
+    open my $bf, '>', $sf or die;
+    print $bf "( { id => 'nosuch', program => 'nosuchbench', main_column => 'x_ns' } )\n";
+    close $bf;
+    my @a = ('--quick', '--results', $res, '--suite-file', $sf, '--runs', 1, '--tag', 'build');
+    $r = run([ $harness, @a ], timeout => 120);
+    like($r->{out}, qr/^building with make \((?:GNU make [\d.]+|BSD make)\): bench\/nosuchbench$/m, 'the harness says which make it runs');
+    like($r->{out}, qr/^make \(status \d+\) left unbuilt: bench\/nosuchbench/m, 'and what it could not build');
+    SKIP: {
+        skip 'no gmake', 3 unless grep { -x "$_/gmake" } split /:/, $ENV{PATH};
+        mkdir "$tmp/fakebin" or die;
+        open my $mf, '>', "$tmp/fakebin/make" or die;
+        print $mf "#!/bin/sh\n# a BSD make that builds nothing\ncase \"\$1\" in --version) exit 1;; -V) echo 20240101; exit 0;; esac\nexit 0\n";
+        close $mf;
+        chmod 0755, "$tmp/fakebin/make";
+        $r = run([ $harness, @a ], timeout => 120, shell => "PATH='$tmp/fakebin':\$PATH; export PATH");
+        like($r->{out}, qr/^building with make \(BSD make\): bench\/nosuchbench$/m, 'a BSD make is named');
+        like($r->{out}, qr/^make \(status 0\) left unbuilt: bench\/nosuchbench; trying gmake$/m, 'when it leaves programs unbuilt');
+        like($r->{out}, qr/^building with gmake \(GNU make [\d.]+\): bench\/nosuchbench$/m, 'gmake is run, and named');
+    }
+}
+
+# the checker accepts trailer lines a program adds before "# end:"
+{
+    my $t = "# scalebench: 1\n# bench: x\n# args: x\n# columns: n a_ns\n# units: count ns\n# clock: c\n# clock_hz: 1\n"
+          . "# stamp_overhead_ns: 0\n# os: o\n# release: r\n# machine: m\n# date: d\n# count: 1\n0 1\n"
+          . "# rows: 1\n# wall_s: 0.1\n# tick_warning: the clock ticks every 42 ns\n# end: completed\n";
+    my $p = Scalebench::Result::parse_text($t);
+    is_deeply([ validate($p) ], [], 'a trailer line before # end: is valid');
+    is($p->{trailer_extra}{tick_warning}, 'the clock ticks every 42 ns', 'and kept');
+    ok(scalar validate(Scalebench::Result::parse_text($t . "# late: x\n")), 'but not after # end:');
+}
+
 $r = run([ $harness, '--help' ]);
 like($r->{out}, qr/^usage: harness\/run/, '--help prints the usage');
 

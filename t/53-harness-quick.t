@@ -50,7 +50,7 @@ opendir my $d, "$tmp/scratch" or die;
 is_deeply([ grep { !/^\.\.?$/ } readdir $d ], [], 'the scratch data is gone');
 open my $lf, '<', "$dir/log" or die;
 my $log = do { local $/; <$lf> };
-my @groups = ($log =~ /started, process group (\d+)/g, $log =~ /^== \S+ httpd \S+: pid (\d+)/mg);
+my @groups = ($log =~ /started, process group (\d+)/g, $log =~ /^== \S+ httpd:\S+: pid (\d+)/mg);
 ok(@groups > @suite, 'the log names the processes it started');
 ok(!(grep { group_alive($_) } @groups), 'none of them (benchmarks, httpd) is left');
 

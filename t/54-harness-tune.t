@@ -39,16 +39,19 @@ my %low_read = map { my $v = $low{$_}; $v =~ s/\s+/ /g; ($_ => $v) } keys %low;
 
 my $suitefile = "$tmp/suite.pl";
 open my $fh, '>', $suitefile or die;
-# the limits checked are those of the benchmarks named by the ids: a fork
-# benchmark keeping 6 children, a bind of 900 ports, 3000 descriptors (more
-# than the RLIMIT_NOFILE of 1000 the plain run gets)
-print $fh "( { id => 'fake-slow', program => '$fake', args => ['-c', 6, 'slow'], main_column => 'x_ns' },\n",
-          "  { id => 'forkbench-fake', program => '$fake', args => ['-c', 6], main_column => 'x_ns' },\n",
-          "  { id => 'socketbench-fake', program => '$fake', args => ['-c', 900], main_column => 'x_ns' },\n",
-          "  { id => 'fdbench-fake', program => '$fake', args => ['-c', 3000], main_column => 'x_ns' } )\n";
+# the limits checked are those the entries declare (uses): a fork
+# benchmark keeping 6 children, a bind of 900 ports, 3000 descriptors in one
+# process (more than the RLIMIT_NOFILE of 1000 the plain run gets), 500
+# mappings
+print $fh "( { id => 'fake-slow', program => '$fake', args => ['-c', 6, 'slow'], main_column => 'x_ns', uses => { mappings => 500 } },\n",
+          "  { id => 'forkbench-fake', program => '$fake', args => ['-c', 6], main_column => 'x_ns', uses => { processes => 6 } },\n",
+          "  { id => 'socketbench-fake', program => '$fake', args => ['-c', 900], main_column => 'x_ns', uses => { ports => 900, descriptors => 900 } },\n",
+          "  { id => 'fdbench-fake', program => '$fake', args => ['-c', 3000], main_column => 'x_ns', uses => { descriptors => 3000 } } )\n";
 close $fh;
 my @common = ('--quick', '--no-build', '--results', "$tmp/res", '--suite-file', $suitefile, '--runs', 1);
 local $ENV{SCALEBENCH_PROC_SYS} = "$tmp/sys";
+mkdir "$tmp/state" or die;
+local $ENV{SCALEBENCH_STATE_DIR} = "$tmp/state";
 
 # without --tune: warnings only, nothing changed
 setup();
@@ -57,7 +60,7 @@ is($r->{exit}, 0, 'without --tune: runs') or diag $r->{out}, $r->{err};
 like($r->{out}, qr/^limit: pid_max\/maxproc 1000 /m, 'it warns that pid_max is low');
 like($r->{out}, qr/^limit: ephemeral port range 40000 41000 /m, 'and that the port range is narrow');
 like($r->{out}, qr/^limit: vm\.max_map_count 100 < /m, 'and that max_map_count is low');
-like($r->{out}, qr/^limit: RLIMIT_NOFILE hard limit 1000 < 3064: fdbench-fake -c 3000 will stop at EMFILE/m,
+like($r->{out}, qr/^limit: RLIMIT_NOFILE hard limit 1000 < 3064: fdbench-fake holds 3000 descriptors in one process and will stop at EMFILE/m,
     'and that the descriptor limit cuts fdbench short');
 unlike($r->{out}, qr/^limit: RLIMIT_NOFILE.*(?:socketbench|forkbench)-fake/m, 'but not the runs that fit');
 is_deeply(values_now(), \%low_read, 'and changes nothing');
@@ -99,5 +102,39 @@ is_deeply(values_now(), \%low_read, 'and every sysctl has its old value again');
 like(slurp("$tmp/out"), qr/^restored fs\.file-max = 5000$/m, 'it says so');
 my ($pg) = slurp("$tmp/res/int/log") =~ /process group (\d+)/;
 ok(defined $pg && !group_alive($pg), 'nothing of the benchmark is left');
+
+# --tune, killed outright (SIGKILL): the sysctls stay raised, but their
+# original values were saved first; the next run (even without --tune)
+# restores them, and kills what the dead run left running
+setup();
+$pid = fork // die;
+if ($pid == 0) {
+    setpgrp(0, 0);
+    open STDOUT, '>', "$tmp/out" or die;
+    open STDERR, '>&', \*STDOUT or die;
+    exec $harness, @common, '--tag', 'killed', '--tune';
+    die;
+}
+$end = time + 60;
+sleep 0.05 until slurp("$tmp/res/killed/log") =~ /fake-slow run 1: started/ || time > $end;
+($pg) = slurp("$tmp/res/killed/log") =~ /fake-slow run 1: started, process group (\d+)/;
+$end = time + 30;
+sleep 0.05 until (defined $pg && group_alive($pg) >= 2) || time > $end;    # its grandchild is up
+is_deeply(values_now(), \%want, 'while it runs the sysctls are raised');
+kill 'KILL', $pid;
+waitpid($pid, 0);
+is($? & 127, 9, 'SIGKILL ends the harness');
+is_deeply(values_now(), \%want, 'and the sysctls stay raised');
+ok(defined $pg && group_alive($pg), 'and its benchmark is still running');
+my @state = glob("$tmp/state/scalebench-run.*.state");
+is(scalar @state, 1, 'a state file is left');
+like(slurp($state[0]), qr/^sysctl kernel\.pid_max\t1000\t/m, 'it holds the original values');
+unlink "$tmp/hold";
+$r = run([ $harness, @common, '--tag', 'killed', '--only', 'forkbench-fake' ], timeout => 60);
+is($r->{exit}, 0, 'the next run (no --tune) runs') or diag $r->{out}, $r->{err};
+like($r->{out}, qr/^cleanup: restored kernel\.pid_max = 1000$/m, 'it restores the saved values first');
+is_deeply(values_now(), \%low_read, 'every sysctl has its original value again');
+ok(!group_alive($pg), 'the dead run\'s benchmark is killed');
+is_deeply([ glob("$tmp/state/*") ], [], 'no state file is left');
 
 done_testing;

@@ -9,6 +9,8 @@ use lib "$FindBin::Bin/lib";
 use SBTest;
 use Scalebench::Result qw(parse_text);
 use Scalebench::VM qw(kernel_release vm_tag write_cpio parse_channel guest_script select_suite);
+use Scalebench::Suite qw(check_entry load_suite_file);
+use Scalebench::Runner qw(make_plan);
 use File::Temp qw(tempdir);
 use JSON::PP;
 use POSIX ();
@@ -73,27 +75,32 @@ is(vm_tag('6.1.0-56-cloud-amd64', 'kvm'), 'linux-6.1.0-56-cloud-amd64-qemu-kvm',
     }
 }
 
-# --- the guest runner
+# --- the guest runner, generated from the runner's plan
 {
-    my @suite = (
+    my @suite = map { check_entry($_, 'linux') }
         { id => 'socketbench', program => 'socketbench', args => [ '-c', 10000 ], quick_args => [ '-c', 500 ], needs => [], timeout => 300 },
         { id => 'mmapbench', program => 'mmapbench', args => [ '-s', '200M', '{bigfile}' ], quick_args => [ '-c', 500, '-s', '16M', '{bigfile}' ], needs => ['bigfile'], timeout => 600 },
         { id => 'manymapbench', program => 'manymapbench', args => [ '-c', 10000, '{tree}' ], needs => ['tree'], timeout => 600 },
-        { id => 'httpbench-epoll', program => 'httpbench', args => [ '-c', 10000, '{url}' ], quick_args => [ '-c', 300, '{url}' ], needs => ['httpd:epoll'], timeout => 900 },
-    );
-    my $s = guest_script(suite => \@suite, runs => 3, quick => 1, data => { tree_files => 500, http_bytes => 100 }, timeout_factor => 4);
+        { id => 'httpbench-epoll', program => 'httpbench', args => [ '-c', 10000, '{url}' ], quick_args => [ '-c', 300, '{url}' ], needs => ['httpd:epoll'], timeout => 900 };
+    my $plan = make_plan(suite => \@suite, quick => 1, runs => 3);
+    my $s = guest_script(plan => $plan, timeout_factor => 4);
     like($s, qr/^RUNS=3$/m, 'runner: --runs');
-    like($s, qr{run_one socketbench \$run 480 /sb/bin/socketbench -c 500$}m, 'runner: quick args, timeout capped at 120 s times the TCG factor');
-    like($s, qr{/sb/bin/mmapbench -c 500 -s 16M "\$BIGFILE"}, 'runner: {bigfile} filled in');
-    like($s, qr{/sb/bin/manymapbench -c 10000 /tmp/sb/tree}, 'runner: {tree}, full args when there are no quick args');
-    like($s, qr{/sb/bin/mktestdata -c 500 /tmp/sb/tree}, 'runner: the tree is made at the suite size');
-    like($s, qr{if start_httpd epoll; then run_one httpbench-epoll \$run 480 /sb/bin/httpbench -c 300 "\$URL"; stop_httpd; fi}, 'runner: httpd started around its benchmark');
-    unlike($s, qr/\{(?:bigfile|tree|url)\}/, 'runner: no placeholder left');
-    like($s, qr{^\s*: > /tmp/sb/httpd\.out\b.*\n\s*/sb/bin/httpd -e}m,
-        'runner: the httpd output file is emptied before httpd starts in the background (no stale port read)');
-    like($s, qr{nc "\$addr" "\$port".*\n.*grep -q '\^HTTP/1\\\.\[01\] 200 ' && return 0}, 'runner: httpd must answer a request before its benchmark');
-    my $full = guest_script(suite => [ $suite[0] ], runs => 1, quick => 0, timeout_factor => 1);
-    like($full, qr{run_one socketbench \$run 300 /sb/bin/socketbench -c 10000$}m, 'runner: full args and timeout');
+    like($s, qr{run_one socketbench \$run 480 \$BIN/socketbench -c 500$}m, 'runner: quick args, timeout capped at 120 s times the TCG factor');
+    like($s, qr{\$BIN/mmapbench -c 500 -s 16M \$SB/bigfile}, 'runner: {bigfile} filled in');
+    like($s, qr{head -c 16777216 /dev/zero \| tr .* > \$SB/bigfile}, 'runner: the big file is made at the plan\'s size');
+    like($s, qr{\$BIN/manymapbench -c 10000 \$SB/tree}, 'runner: {tree}, full args when there are no quick args');
+    like($s, qr{\$BIN/mktestdata -c 500 \$SB/tree}, 'runner: the tree is made at the suite size');
+    like($s, qr{if start_server httpd:epoll \$BIN/httpd -e epoll -l 127\.0\.0\.1 -p 0 -r \$SB/docroot; then run_one httpbench-epoll \$run 480 \$BIN/httpbench -c 300 "\$SERVER_URL"; stop_server; fi},
+        'runner: the server preparation started around its benchmark, with the registry\'s arguments');
+    unlike($s, qr/\{[a-z_]+\}/, 'runner: no placeholder left');
+    like($s, qr{^\s*: > \$SB/server\.out\b.*\n\s*"\$@" > \$SB/server\.out}m,
+        'runner: the server output file is emptied before the server starts in the background (no stale port read)');
+    like($s, qr{nc "\$addr" "\$port".*\n.*grep -q '\^HTTP/1\\\.\[01\] 200 '}, 'runner: the server must answer a request before its benchmark');
+    like($s, qr{k max_map_count "\$\(rd /proc/sys/vm/max_map_count\)"}, 'runner: the limits by the names of Suite.pm\'s Linux table');
+    my $full = guest_script(plan => make_plan(suite => [ $suite[0] ], runs => 1, quick => 0), timeout_factor => 1);
+    like($full, qr{run_one socketbench \$run 300 \$BIN/socketbench -c 10000$}m, 'runner: full args and timeout');
+    my $pinned = guest_script(plan => make_plan(suite => [ $suite[0] ], runs => 1, quick => 0, pin => 1));
+    like($pinned, qr{\$BIN/socketbench -P 1 -c 10000$}m, 'runner: --pin passes -P CPU');
     open my $fh, '>', "$tmp/init" or die;
     print $fh $s;
     close $fh;
@@ -107,6 +114,76 @@ is(vm_tag('6.1.0-56-cloud-amd64', 'kvm'), 'linux-6.1.0-56-cloud-amd64-qemu-kvm',
     is_deeply([ map { $_->{id} } select_suite(\@suite, skip => ['mmapbench']) ],
         [ 'socketbench', 'manymapbench', 'httpbench-epoll' ], 'select: --skip');
     ok(!eval { select_suite(\@suite, only => ['nosuch']); 1 }, 'select: an unknown id is an error');
+}
+
+# --- a benchmark added to the suite only (the tests' fake one, as a sh
+# script: the guest has no perl) runs in the guest script with no other
+# change: the script generated from the plan is run on this host (its
+# SB_TEST_ROOT mode: nothing mounted, no power-off) and its channel read back
+{
+    my $fake = ROOT() . '/t/data/fakebench-sh';
+    # busybox's sh and tools where there is a busybox (the guest's own: its
+    # nc checks the server), else /bin/sh without the server entry
+    my ($bb) = grep { defined && -x } $ENV{SB_BUSYBOX}, '/bin/busybox', '/usr/bin/busybox';
+    open my $sf, '>', "$tmp/fake-suite.pl" or die;
+    print $sf "( { id => 'fake', program => '$fake', args => ['-c', 7, 'ok'], main_column => 'x_ns' },\n",
+              "  { id => 'fake-file', program => '$fake', args => ['-c', 5, 'needfile', '{bigfile}'], needs => ['bigfile'], main_column => 'x_ns' },\n",
+              "  { id => 'fake-limit', program => '$fake', args => ['-c', 8, 'limit'], main_column => 'x_ns' },\n",
+              "  { id => 'fake-tree', program => '$fake', args => ['-c', 3, 'needfile', '{tree}'], needs => ['tree'], main_column => 'x_ns' },\n",
+              ($bb ? "  { id => 'fake-url', program => '$fake', args => ['-c', 3, 'ok', '{url}'], needs => ['httpd:poll'], main_column => 'x_ns' },\n" : ''),
+              ")\n";
+    close $sf;
+    my @suite = load_suite_file("$tmp/fake-suite.pl", 'linux');
+    my $plan = make_plan(suite => \@suite, quick => 1, runs => 2);
+    is_deeply($plan->{programs}{bench}, [$fake], 'the plan names the fake program');
+    my $root = "$tmp/guest";
+    mkdir $root or die;
+    mkdir "$root/sb" or die;
+    mkdir "$root/sb/bin" or die;
+    # what harness/vm puts in the initramfs: every program of the plan in /sb/bin
+    for my $p (@{ $plan->{programs}{bench} }) {
+        (my $n = $p) =~ s{.*/}{};
+        symlink($p, "$root/sb/bin/$n") or die;
+    }
+    is_deeply($plan->{programs}{tool}, [ $bb ? qw(httpd mktestdata) : qw(mktestdata) ], 'and the programs its preparations run');
+    symlink(bin($_), "$root/sb/bin/$_") or die for @{ $plan->{programs}{tool} };
+    open my $gf, '>', "$tmp/guest.sh" or die;
+    print $gf guest_script(plan => $plan, timeout_factor => 1);
+    close $gf;
+    my @sh = ('/bin/sh');
+    my $path = '';
+    if ($bb) {
+        mkdir "$tmp/bbin" or die;
+        system($bb, '--install', '-s', "$tmp/bbin") == 0 or die "busybox --install failed";
+        @sh = ("$tmp/bbin/sh");
+        $path = "PATH='$tmp/bbin'; export PATH; ";
+    }
+    my $r = run([ @sh, "$tmp/guest.sh" ], timeout => 90, grace => 3,
+        shell => "${path}SB_TEST_ROOT='$root' SB_TEST_CHANNEL='$tmp/channel'; export SB_TEST_ROOT SB_TEST_CHANNEL");
+    note('the guest script ran under ' . ($bb ? "busybox ($bb)" : '/bin/sh'));
+    is($r->{exit}, 0, 'the generated guest script runs to its end') or diag $r->{err};
+    my $ch = parse_channel(slurp("$tmp/channel"));
+    is_deeply($ch->{errors}, [], 'its channel has no errors');
+    ok(defined $ch->{done}, 'it says DONE');
+    my %f = map { @$_ } @{ $ch->{files} };
+    for my $id (qw(fake fake-file fake-limit fake-tree), $bb ? 'fake-url' : ()) {
+        for my $run (1, 2) {
+            is_deeply([ check_output($f{"$id.$run.dat"} // '') ], [], "$id.$run.dat comes back valid");
+        }
+    }
+    like($f{'fake.1.dat'} // '', qr/^# count: 7$/m, 'with the arguments of the plan');
+    like($f{'fake-file.1.dat'} // '', qr/^# end: completed$/m, 'the preparation (the big file) was made for it');
+    like($f{'fake-limit.2.dat'} // '', qr/^# end: stopped: /m, 'a stop at a limit is kept');
+    like($f{system} // '', qr/^os: /m, 'the system record is sent');
+    like($f{'fake-tree.1.dat'} // '', qr/^# end: completed$/m, 'the tree was made for it');
+    SKIP: {
+    skip 'no busybox: no nc to check a server with', 2 unless $bb;
+    like($f{'fake-url.2.dat'} // '', qr{^# args: \S+ -c 3 ok http://127\.0\.0\.1:\d+/index\.html$}m,
+        'the server was started, answered, and its URL filled in');
+    unlike($f{log} // '', qr/did not start/, 'no server failed to start') or diag $f{log};
+    }
+    is_deeply($r->{left}, [], 'no server (nothing of its process group) is left running')
+        or diag map { slurp("/proc/$_/cmdline") =~ s/\0/ /gr } @{ $r->{left} };
 }
 
 # --- bad arguments
@@ -124,9 +201,12 @@ like($h->{out}, qr/^usage: harness\/vm --kernel IMAGE/, '-h prints the usage');
 
 # --- a real boot
 my ($qemu) = grep { -x "$_/qemu-system-x86_64" } split /:/, $ENV{PATH};
-my ($kernel) = sort { $b cmp $a } grep { kernel_release($_) } glob('/boot/vmlinuz-*-cloud-amd64');
+# SB_TEST_KERNEL names another image (e.g. one unpacked from a .deb, not installed)
+my ($kernel) = grep { defined && kernel_release($_) } $ENV{SB_TEST_KERNEL};
+($kernel) = sort { $b cmp $a } grep { kernel_release($_) } glob('/boot/vmlinuz-*-cloud-amd64') unless $kernel;
 ($kernel) = sort { $b cmp $a } grep { kernel_release($_) } glob('/boot/vmlinuz-*') unless $kernel;
-my ($busybox) = grep { -x } qw(/bin/busybox /usr/bin/busybox);
+# harness/vm takes SCALEBENCH_BUSYBOX before the usual places
+my ($busybox) = grep { defined && -x } $ENV{SCALEBENCH_BUSYBOX}, qw(/bin/busybox /usr/bin/busybox);
 SKIP: {
     skip 'qemu-system-x86_64 is not installed', 1 unless $qemu;
     skip 'no kernel image in /boot', 1 unless $kernel;
@@ -134,9 +214,13 @@ SKIP: {
     skip 'not x86_64', 1 unless (POSIX::uname())[4] eq 'x86_64';
     my $release = kernel_release($kernel);
     # A test suite of the quick socket benchmark, so that this test does not
-    # depend on the sizes Suite.pm gives the others.
+    # depend on the sizes Suite.pm gives the others, and the tests' fake
+    # benchmark (a sh script) with a preparation: added to the suite only,
+    # it runs in the VM with no other change.
+    my $fakesh = ROOT() . '/t/data/fakebench-sh';
     open my $sf, '>', "$tmp/suite.pl" or die;
-    print $sf "({ id => 'socketbench', program => 'socketbench', args => ['-c', 10000], quick_args => ['-c', 500], needs => [], timeout => 60 });\n";
+    print $sf "({ id => 'socketbench', program => 'socketbench', args => ['-c', 10000], quick_args => ['-c', 500], needs => [], timeout => 60 },\n",
+              " { id => 'fake-file', program => '$fakesh', args => ['-c', 5, 'needfile', '{bigfile}'], needs => ['bigfile'], timeout => 60 });\n";
     close $sf;
     my $vmtmp = "$tmp/vmtmp";
     mkdir $vmtmp or die;
@@ -156,6 +240,8 @@ SKIP: {
     my $dat = slurp("$dir/socketbench.1.dat");
     is_deeply([ check_output($dat, rows => 500, columns => 'n socket_ns bind_ns', end => 'completed',
         bench => 'socketbench') ], [], 'the guest\'s result passes the format checker');
+    is_deeply([ check_output(slurp("$dir/fake-file.1.dat"), rows => 5, end => 'completed') ], [],
+        'the fake benchmark added to the suite ran in the guest, its big file prepared there');
     my $p = parse_text($dat);
     is($p->{header}{release}, $release, "it was measured under the guest kernel ($release)");
     if ($accel eq 'tcg') {

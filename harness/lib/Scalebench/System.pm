@@ -8,8 +8,10 @@ use warnings;
 use Exporter 'import';
 use POSIX qw(uname strftime);
 use JSON::PP;
+use Scalebench::Suite qw(limit_sysctls);
+use Scalebench::Cleanup qw(write_atomic);
 our @EXPORT_OK = qw(collect write_record default_tag safe_tag sysctl_read
-    rlimit sysctl_name proc_sys);
+    sysctl_write rlimit sysctl_name proc_sys port_range read_record);
 
 sub _slurp {
     my ($f) = @_;
@@ -57,6 +59,28 @@ sub sysctl_read {
         }
     }
     return undef;
+}
+
+# sysctl_write(NAME, VALUE, ROOT) -> undef, or the error. ROOT: where Linux
+# keeps its sysctls (default proc_sys()); elsewhere sysctl(8) sets it.
+sub sysctl_write {
+    my ($name, $value, $root) = @_;
+    if ($^O eq 'linux') {
+        (my $p = $name) =~ s{\.}{/}g;
+        my $f = ($root // proc_sys()) . "/$p";
+        open my $fh, '>', $f or return "$f: $!";
+        print $fh "$value\n" or return "$f: $!";
+        close $fh or return "$f: $!";
+        return undef;
+    }
+    my $pid = fork // return "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDIN, '<', '/dev/null';
+        exec 'sysctl', "$name=$value" or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    return $? ? 'sysctl exited ' . ($? >> 8) : undef;
 }
 
 # The name of the first of the sysctls this OS knows.
@@ -201,26 +225,32 @@ sub _aslr {
 
 sub _revision {
     my ($root) = @_;
+    # a copy of the source without .git (harness/remote uploads one) names
+    # the revision it was made from in .revision
+    if (!-e "$root/.git" && open my $rf, "<", "$root/.revision") {
+        my $r = <$rf> // "";
+        chomp $r;
+        return $r if length $r;
+    }
     my $rev = _cmd('git', '-C', $root, 'rev-parse', 'HEAD') // return 'unknown (not a git checkout)';
     my $st = _cmd('git', '-C', $root, 'status', '--porcelain', '--untracked-files=no');
     $rev .= '-dirty' if defined $st && length $st;
     return $rev;
 }
 
-# Probes that also tell the limits in force, named per OS.
-our %LIMIT_SYSCTLS = (
-    pid_max       => [qw(kernel.pid_max kern.maxproc kern.pid_max)],
-    max_map_count => [qw(vm.max_map_count vm.max_map_entries)],
-    somaxconn     => [qw(net.core.somaxconn kern.ipc.somaxconn kern.somaxconn)],
-    file_max      => [qw(fs.file-max kern.maxfiles)],
-    files_per_proc_max => [qw(fs.nr_open kern.maxfilesperproc)],
-);
+# The limits in force, by the names Scalebench::Suite's per-OS table gives.
+sub _limit {
+    my ($what) = @_;
+    my $n = limit_sysctls()->{$what} // return undef;
+    return sysctl_read(ref $n ? @$n : $n);
+}
 
-sub _port_range {
-    return sysctl_read('net.ipv4.ip_local_port_range') if $^O eq 'linux';
-    for my $p ([qw(net.inet.ip.portrange.first net.inet.ip.portrange.last)],
-               [qw(net.inet.ip.porthifirst net.inet.ip.porthilast)],
-               [qw(net.inet.ip.anonportmin net.inet.ip.anonportmax)]) {
+# The ephemeral port range "LO HI" (one sysctl, or a first and a last).
+sub port_range {
+    my $t = limit_sysctls();
+    my @tries = $t->{port_range} ? ($t->{port_range}) : @{ Scalebench::Suite::os_facts()->{port_ranges} // [] };
+    for my $p (@tries) {
+        if (@$p == 1) { my $v = sysctl_read($p->[0]); return $v if defined $v; next }
         my ($a, $b) = map { sysctl_read($_) } @$p;
         return "$a $b" if defined $a && defined $b;
     }
@@ -263,9 +293,8 @@ sub collect {
               : sysctl_read('kern.timecounter.hardware') ],
         [ rlimit_nofile => @nofile ? "soft $nofile[0], hard $nofile[1]" : undef ],
         [ rlimit_nproc => @nproc ? "soft $nproc[0], hard $nproc[1]" : undef ],
-        (map { [ $_ => sysctl_read(@{ $LIMIT_SYSCTLS{$_} }) ] }
-            qw(pid_max max_map_count somaxconn file_max files_per_proc_max)),
-        [ port_range => _port_range() ],
+        (map { [ $_ => _limit($_) ] } qw(pid_max max_map_count somaxconn file_max files_per_proc_max)),
+        [ port_range => port_range() ],
         [ aslr => _aslr() ],
         [ virtualized => _virt() ],
         [ perl => sprintf('%vd', $^V) ],
@@ -277,28 +306,44 @@ sub collect {
     return \@r;
 }
 
-# write_record(DIR, $record, vm => {...}): DIR/system.txt and DIR/system.json,
-# each written to a temporary file and renamed into place.
+# write_record(DIR, $record, vm => {...}, json => {...}): DIR/system.txt and
+# DIR/system.json, each written to a temporary file and renamed into place.
+# json: typed values for system.json (booleans, null), also shown in
+# system.txt. -> undef, or the error (one line, naming errno and the path).
 sub write_record {
     my ($dir, $rec, %o) = @_;
     my $txt = '';
     $txt .= sprintf("%-18s %s\n", "$_->[0]:", $_->[1]) for @$rec;
     my %h = map { $_->[0] => $_->[1] } @$rec;
-    for my $k (qw(cpus memory_bytes)) {
-        $h{$k} += 0 if $h{$k} =~ /^\d+$/;
+    for my $k (qw(cpus memory_bytes runs)) {
+        $h{$k} += 0 if defined $h{$k} && $h{$k} =~ /^\d+$/;
+    }
+    for my $k (sort keys %{ $o{json} // {} }) {
+        my $v = $o{json}{$k};
+        $h{$k} = $v;
+        my $shown = !defined $v ? 'none' : JSON::PP::is_bool($v) ? ($v ? 'true' : 'false')
+                  : ref $v eq 'HASH' ? join('; ', map { "$_: $v->{$_}" } sort keys %$v) : $v;
+        $txt .= sprintf("%-18s %s\n", "$k:", $shown);
     }
     if ($o{vm}) {
         $h{vm} = $o{vm};
-        $txt .= sprintf("%-18s %s\n", "vm_$_:", $o{vm}{$_}) for sort keys %{ $o{vm} };
+        $txt .= sprintf("%-18s %s\n", "vm_$_:", $o{vm}{$_} // 'unknown') for sort keys %{ $o{vm} };
     }
     my $json = JSON::PP->new->canonical->pretty->encode(\%h);
     for my $f ([ 'system.txt', $txt ], [ 'system.json', $json ]) {
-        my $tmp = "$dir/.$f->[0].tmp.$$";
-        open my $fh, '>', $tmp or die "cannot write $tmp: $!\n";
-        print $fh $f->[1];
-        close $fh or die "cannot write $tmp: $!\n";
-        rename $tmp, "$dir/$f->[0]" or die "cannot rename $tmp: $!\n";
+        my $err = write_atomic("$dir/$f->[0]", $f->[1]);
+        return $err if defined $err;
     }
+    return undef;
+}
+
+# read_record(DIR) -> the hash of DIR/system.json, or undef
+sub read_record {
+    my ($dir) = @_;
+    open my $fh, '<', "$dir/system.json" or return undef;
+    local $/;
+    my $h = eval { JSON::PP->new->decode(scalar <$fh> // '') };
+    return ref $h eq 'HASH' ? $h : undef;
 }
 
 1;
