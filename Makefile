@@ -29,8 +29,12 @@
 # libc6-dev, on Debian), built only where static linking works (below).
 #
 # This file is for GNU make and BSD make (bmake) alike: no pattern rules,
-# no $(wildcard)/$(if)/$(shell); lists come from `VAR != command`, and each
-# program is made from its .c by the POSIX single-suffix rule `.c:`.
+# no $(wildcard)/$(if); lists come from `VAR != command`, and each program is
+# made from its .c by the POSIX single-suffix rule `.c:`. GNU make before 4.0
+# (macOS's /usr/bin/make is 3.81) does not know `!=`: it reads `X != cmd` as
+# setting a variable named "X !", so X is still unset there, and the `?=`
+# line after each list sets it with $(shell cmd) instead. BSD make and newer
+# GNU make never evaluate that line: X is set by then.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -47,9 +51,13 @@ STATIC_CFLAGS = $(CSTD) -Ilib $(WARN) $(WERROR_$(WERROR)) $(OPT) $(CFLAGS)
 LIBS    = -pthread
 
 LIB_SRC   != ls lib/*.c
+LIB_SRC   ?= $(shell ls lib/*.c)
 LIB_HDR   != ls lib/*.h
+LIB_HDR   ?= $(shell ls lib/*.h)
 BENCH_SRC != ls bench/*.c
+BENCH_SRC ?= $(shell ls bench/*.c)
 TOOL_SRC  != ls tools/*.c
+TOOL_SRC  ?= $(shell ls tools/*.c)
 BENCHES_DYN = $(BENCH_SRC:.c=)
 TOOLS    = $(TOOL_SRC:.c=)
 UNIT     = t/c/sb_unit
@@ -58,10 +66,12 @@ UNIT     = t/c/sb_unit
 # (a one-line program linked with -static, in a temporary directory) asks
 # once per make; macOS, which has no static libc, says no, and so would a
 # Linux without libc.a. STATIC_LINK=yes|no on the command line overrides it.
-STATIC_PROBE != d=$$(mktemp -d 2>/dev/null) || { echo no; exit 0; }; \
+PROBE_SH = d=$$(mktemp -d 2>/dev/null) || { echo no; exit 0; }; \
 	printf 'int main(void) { return 0; }\n' > "$$d/p.c"; \
 	if $(CC) $(CFLAGS) $(LDFLAGS) -static -o "$$d/p" "$$d/p.c" >/dev/null 2>&1; \
 	then echo yes; else echo no; fi; rm -rf "$$d"
+STATIC_PROBE != $(PROBE_SH)
+STATIC_PROBE ?= $(shell $(PROBE_SH))
 STATIC_LINK ?= $(STATIC_PROBE)
 STATIC_yes = bench/forkbench-static
 STATIC_no  =

@@ -35,6 +35,12 @@ is_deeply([ check_output($good, rows => 3, columns => 'n a_ns b', end => 'comple
     'and matches what is asked of it');
 ok(scalar check_output($good, rows => 4), 'a wrong row count is reported');
 ok(scalar check_output($good, end => 'stopped'), 'a wrong end kind is reported');
+# a trailer line of its own (coarse_clock, docs/format.md) before # end: is
+# valid; the same line after # end: is not
+(my $coarse = $good) =~ s/^# end:/# coarse_clock: a_ns median 900.0 ns is under 10 ticks of 100 ns\n# end:/m;
+is_deeply([ check_output($coarse, end => 'completed') ], [], 'a # coarse_clock: trailer line before # end: is valid');
+(my $late = $good) .= "# coarse_clock: a_ns median 900.0 ns is under 10 ticks of 100 ns\n";
+ok(scalar check_output($late), 'a trailer line after # end: is reported');
 
 my %broken = (
     'a missing header key'        => sub { $_[0] =~ s/^# clock_hz: .*\n//m },
