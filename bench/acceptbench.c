@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 			close(c);
 			break;
 		}
-		sb_put(r, sb_row(r, n), 1, (double)(t1 - t0));
+		sb_put_ticks(r, sb_row(r, n), 1, t0, t1);
 		made++;
 		/* Keep both ends open: the client end in a keeper, the server end
 		 * here while it fits. */

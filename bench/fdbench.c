@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 			hole = 1;
 			break;
 		}
-		sb_put(r, sb_row(r, (uint64_t)made), 2, (double)(t1 - t0));
+		sb_put_ticks(r, sb_row(r, (uint64_t)made), 2, t0, t1);
 		fds[made++] = fd;
 	}
 	sb_meta(r, "opened", "%lld", made);
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 			fds[n] = b;
 			break;
 		}
-		sb_put(r, (size_t)n, 1, (double)(t1 - t0));
+		sb_put_ticks(r, (size_t)n, 1, t0, t1);
 	}
 
 	for (long long i = 0; i < made; i++)

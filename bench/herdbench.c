@@ -51,6 +51,7 @@ struct shared {
 	atomic_uint wakeups;      /* returns from the blocking call for the socket */
 	atomic_uint accepted;     /* connections accepted */
 	atomic_ullong t_accept;   /* sb_ticks() right after the last accept */
+	atomic_int cpu_accept;    /* the CPU that stamp was taken on (-1: not known) */
 	atomic_int error;         /* errno of a waiter's failed call, 0 if none */
 	_Atomic(const char *) error_call;   /* which call (a literal: same address in every waiter) */
 };
@@ -96,8 +97,10 @@ static int interrupted_call(void)
 static void count_accept(struct shared *sh, int c)
 {
 	sb_tick t = sb_ticks();
+	int cpu = sb_last_cpu();
 	atomic_fetch_add(&sh->wakeups, 1);
 	if (c >= 0) {
+		atomic_store(&sh->cpu_accept, cpu);
 		atomic_store(&sh->t_accept, t);
 		atomic_fetch_add(&sh->accepted, 1);
 		close(c);
@@ -391,6 +394,7 @@ static int one_round(struct sb *r, const struct herd *h, const pid_t *pids, long
 		return -1;
 	}
 	sb_tick t0 = sb_ticks();
+	int cpu0 = sb_last_cpu();
 	if (connect(c, (const struct sockaddr *)&h->addr, sizeof h->addr) != 0) {
 		sb_stop(r, "connect()", (uint64_t)w, errno, NULL);
 		close(c);
@@ -406,6 +410,7 @@ static int one_round(struct sb *r, const struct herd *h, const pid_t *pids, long
 		sleep_us(100);
 	}
 	sb_tick t1 = atomic_load(&sh->t_accept);
+	int cpu1 = atomic_load(&sh->cpu_accept);
 	/* then until every waiter woken is asleep again: every waiter asleep
 	 * and their sleeps unchanged over QUIET_MS; where the OS does not
 	 * tell, until no waiter has returned from its call for QUIET_MS */
@@ -433,8 +438,7 @@ static int one_round(struct sb *r, const struct herd *h, const pid_t *pids, long
 		return -1;
 	size_t row = sb_row(r, (uint64_t)w);
 	sb_put(r, row, 1, (double)wakes);
-	if (t1 >= t0)
-		sb_put(r, row, 2, (double)(t1 - t0));
+	sb_put_ticks_cpu(r, row, 2, t0, cpu0, t1, cpu1);   /* two processes' stamps, each with its CPU */
 	return 0;
 }
 

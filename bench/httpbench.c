@@ -40,10 +40,10 @@ static unsigned nsrc = 1, next_src;     /* source addresses 127.0.0.1 .. 127.0.0
 static char why[512];                   /* why a request failed */
 
 /* Opens a TCP connection to the target, timing connect() until the
- * connection is established. Returns the descriptor (blocking, SO_LINGER 0
+ * connection is established (*t0, *t1: the stamps). Returns the descriptor (blocking, SO_LINGER 0
  * so that close() leaves no TIME_WAIT behind), or -1 with errno and *call
  * naming the call that failed. */
-static int open_conn(sb_tick *ticks, const char **call)
+static int open_conn(sb_tick *t0, sb_tick *t1, const char **call)
 {
 	int fd = socket(target->ai_family, SOCK_STREAM, 0), fl = -1, rc;
 	*call = "socket()";
@@ -56,7 +56,7 @@ static int open_conn(sb_tick *ticks, const char **call)
 	if (nsrc > 1 && sb_bind_loopback_source(fd, next_src++ % nsrc) != 0)
 		goto fail;
 	*call = "connect()";
-	sb_tick t0 = sb_ticks();
+	*t0 = sb_ticks();
 	rc = connect(fd, target->ai_addr, target->ai_addrlen);
 	if (rc != 0 && errno == EINPROGRESS) {
 		struct pollfd p = { fd, POLLOUT, 0 };
@@ -76,10 +76,9 @@ static int open_conn(sb_tick *ticks, const char **call)
 			rc = -1;
 		}
 	}
-	sb_tick t1 = sb_ticks();
+	*t1 = sb_ticks();
 	if (rc != 0)
 		goto fail;
-	*ticks = t1 - t0;
 	struct linger lg = { 1, 0 };
 	struct timeval tv = { TIMEOUT_MS / 1000, 0 };
 	*call = "setsockopt()";
@@ -320,9 +319,9 @@ static struct addrinfo *resolve(const struct url *u, char *addr, size_t alen)
 	struct addrinfo *ai = all;
 	for (; ai; ai = ai->ai_next) {
 		const char *call;
-		sb_tick t;
+		sb_tick t0, t1;
 		target = ai;
-		int fd = open_conn(&t, &call);
+		int fd = open_conn(&t0, &t1, &call);
 		if (fd >= 0) {
 			close(fd);
 			break;
@@ -359,9 +358,9 @@ static void take_sample(struct load *l, uint64_t n)
 	int sfd = -1;
 	for (long long s = 0; s < l->samples && !sb_ended(l->r); s++) {
 		const char *call;
-		sb_tick ct = 0;
+		sb_tick c0 = 0, c1 = 0;
 		int fresh = sfd < 0;
-		if (fresh && (sfd = open_conn(&ct, &call)) < 0) {
+		if (fresh && (sfd = open_conn(&c0, &c1, &call)) < 0) {
 			connect_failed(l->r, strcmp(call, "connect()") ? call : "sample connect()", n, errno, l->addr,
 				       l->port);
 			break;
@@ -386,10 +385,10 @@ static void take_sample(struct load *l, uint64_t n)
 		}
 		size_t row = sb_row(l->r, n);
 		if (fresh)
-			sb_put(l->r, row, 2, (double)ct);
-		sb_put(l->r, row, 3, (double)(t1 - t0));
-		l->slow_connect += fresh && sb_ticks_to_ns(l->ck, (double)ct) > STALL_NS;
-		l->slow_request += sb_ticks_to_ns(l->ck, (double)(t1 - t0)) > STALL_NS;
+			sb_put_ticks(l->r, row, 2, c0, c1);
+		sb_put_ticks(l->r, row, 3, t0, t1);
+		l->slow_connect += fresh && c1 > c0 && sb_ticks_to_ns(l->ck, (double)(c1 - c0)) > STALL_NS;
+		l->slow_request += t1 > t0 && sb_ticks_to_ns(l->ck, (double)(t1 - t0)) > STALL_NS;
 		if (!l->keep || rc == 1 || s == l->samples - 1) {
 			close(sfd);
 			sfd = -1;
@@ -404,14 +403,14 @@ static void take_sample(struct load *l, uint64_t n)
 static int open_idle(struct load *l, uint64_t n)
 {
 	const char *call;
-	sb_tick t;
-	int fd = open_conn(&t, &call);
+	sb_tick t0, t1;
+	int fd = open_conn(&t0, &t1, &call);
 	if (fd < 0) {
 		connect_failed(l->r, call, n, errno, l->addr, l->port);
 		return -1;
 	}
-	sb_put(l->r, sb_row(l->r, n), 1, (double)t);
-	l->slow_connect += sb_ticks_to_ns(l->ck, (double)t) > STALL_NS;
+	sb_put_ticks(l->r, sb_row(l->r, n), 1, t0, t1);
+	l->slow_connect += t1 > t0 && sb_ticks_to_ns(l->ck, (double)(t1 - t0)) > STALL_NS;
 	if (l->held < l->local_max) {
 		l->fds[l->held++] = fd;
 		return 0;

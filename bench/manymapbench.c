@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 		}
 		fds[opened++] = fd;
 		size_t row = sb_row(r, (uint64_t)i);
-		sb_put(r, row, 1, (double)(t1 - t0));
+		sb_put_ticks(r, row, 1, t0, t1);
 
 		t0 = sb_ticks();
 		void *p = mmap(NULL, len[i], PROT_READ, MAP_SHARED, fd, 0);
@@ -135,13 +135,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		maps[mapped++] = p;
-		sb_put(r, row, 2, (double)(t1 - t0));
+		sb_put_ticks(r, row, 2, t0, t1);
 
 		const volatile unsigned char *b = p;
 		t0 = sb_ticks();
 		(void)*b;                /* a volatile read: it is done, here */
 		t1 = sb_ticks();
-		sb_put(r, row, 3, (double)(t1 - t0));
+		sb_put_ticks(r, row, 3, t0, t1);
 	}
 
 	for (long long i = 0; i < mapped; i++)

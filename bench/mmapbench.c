@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 			sb_stop(r, "mmap()", (uint64_t)made, errno, NULL);
 			break;
 		}
-		sb_put(r, sb_row(r, (uint64_t)made), 1, (double)(t1 - t0));
+		sb_put_ticks(r, sb_row(r, (uint64_t)made), 1, t0, t1);
 		maps[made++] = p;
 	}
 
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 		sb_tick t0 = sb_ticks();
 		(void)*p;                /* a volatile read: it is done, here */
 		sb_tick t1 = sb_ticks();
-		sb_put(r, (size_t)i, 2, (double)(t1 - t0));
+		sb_put_ticks(r, (size_t)i, 2, t0, t1);
 	}
 
 	for (long long i = 0; i < made; i++)

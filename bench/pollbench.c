@@ -269,7 +269,7 @@ static int measure(struct sb *r, const struct sb_ev_mech *m, int col, struct poo
 		else
 			rc = 0;
 		if (!rc && i >= 0)
-			sb_put(r, first + (size_t)i, col, (double)(t1 - t0));
+			sb_put_ticks(r, first + (size_t)i, col, t0, t1);
 	}
 	sb_ev_free(e);
 	return rc;

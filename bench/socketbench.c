@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 			sb_stop(r, "socket()", (uint64_t)made, errno, NULL);
 			break;
 		}
-		sb_put(r, sb_row(r, (uint64_t)made), 1, (double)(t1 - t0));
+		sb_put_ticks(r, sb_row(r, (uint64_t)made), 1, t0, t1);
 		fds[made++] = fd;
 		int on = 1;
 		if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) {
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 			sb_stop(r, "bind()", (uint64_t)i, errno, NULL);
 			break;
 		}
-		sb_put(r, (size_t)i, 2, (double)(t1 - t0));
+		sb_put_ticks(r, (size_t)i, 2, t0, t1);
 	}
 
 	for (long long i = 0; i < made; i++)

@@ -17,8 +17,11 @@
 #include <netinet/in.h>
 
 #if defined(__linux__)
+#include <sched.h>
 #include <sys/prctl.h>
 #elif defined(__FreeBSD__)
+#include <sys/param.h>
+#include <sys/cpuset.h>
 #include <sys/procctl.h>
 #include <sys/sysctl.h>
 #elif defined(__APPLE__) || defined(__NetBSD__) || defined(__DragonFly__) || defined(__OpenBSD__)
@@ -162,6 +165,83 @@ void sb_close_from(int lowfd)
 		top = (long)rl.rlim_cur;
 	for (long fd = lowfd; fd < top; fd++)
 		close((int)fd);
+}
+
+/* ---- the CPU the caller runs on; pinning; the kernel's clocksource ---- */
+int sb_cpu_rseq;
+
+int sb_cpu_query(void)
+{
+#if defined(__linux__)
+	return sched_getcpu();
+#else
+	return -1;
+#endif
+}
+
+const char *sb_cpu_source(void)
+{
+#if HAVE_RSEQ_CPU
+	if (__rseq_size >= 8) {   /* registered (glibc.pthread.rseq=0 turns it off) */
+		sb_cpu_rseq = 1;
+		if (sb_cpu_now() >= 0)
+			return "rseq cpu_id";
+		sb_cpu_rseq = 0;
+	}
+#endif
+	if (sb_cpu_query() >= 0)
+		return "sched_getcpu()";
+	return NULL;
+}
+
+int sb_pin_cpu(int cpu)
+{
+#if defined(__linux__) || defined(__FreeBSD__)
+#if defined(__linux__)
+	cpu_set_t set;
+#else
+	cpuset_t set;
+#endif
+	if (cpu < 0 || cpu >= CPU_SETSIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+#if defined(__linux__)
+	return sched_setaffinity(0, sizeof set, &set);
+#else
+	if (cpuset_setaffinity(CPU_LEVEL_WHICH, CPU_WHICH_TID, -1, sizeof set, &set) != 0) {
+		if (errno == EDEADLK || errno == ERANGE)
+			errno = EINVAL;
+		return -1;
+	}
+	return 0;
+#endif
+#else
+	(void)cpu;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+int sb_counter_is_kernel_clock(char *buf, size_t len)
+{
+	if (len)
+		buf[0] = 0;
+#if defined(__linux__)
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (!f)
+		return -1;
+	int got = len > 1 && fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (!got)
+		return -1;
+	buf[strcspn(buf, "\n")] = 0;
+	return strcmp(buf, "tsc") == 0 || strcmp(buf, "arch_sys_counter") == 0;
+#else
+	return -1;
+#endif
 }
 
 long sb_cpus(void)

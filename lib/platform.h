@@ -249,6 +249,38 @@ static inline uint64_t sb_counter(void)
 }
 #endif
 
+/* ---- the CPU the caller runs on: the clock's migration check ----
+ * sb_cpu_now() is the number of the CPU running the calling thread, or -1.
+ *   Linux, glibc 2.35+: the cpu_id field of the thread's rseq area, which the
+ *            kernel rewrites whenever it moves the thread: one load, no call;
+ *   else     sb_cpu_query(): sched_getcpu() where the C library has it (Linux
+ *            with musl or an older glibc: the vDSO), else -1.
+ * rdtscp's TSC_AUX is not used: it holds the CPU only where the kernel
+ * programs it, and a hypervisor may hide rdtscp from CPUID and still execute
+ * it (Firecracker: a meaningless TSC_AUX). sb_cpu_source() must be called
+ * once before (sb_init() does, in the calibration). */
+#if defined(__linux__) && defined(__GLIBC__) && defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define HAVE_RSEQ_CPU 1
+#endif
+#endif
+#ifndef HAVE_RSEQ_CPU
+#define HAVE_RSEQ_CPU 0
+#endif
+extern int sb_cpu_rseq;                 /* the rseq area is registered: read it */
+int sb_cpu_query(void);
+static inline int sb_cpu_now(void)
+{
+#if HAVE_RSEQ_CPU
+	if (sb_cpu_rseq) {
+		const struct rseq *rs = (const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+		return (int)*(volatile const int32_t *)&rs->cpu_id;
+	}
+#endif
+	return sb_cpu_query();
+}
+
 /* ---- the calls that differ between systems (platform.c) ---- */
 
 /* Can the cycle counter stand in for wall-clock time here? Sets *note to the
@@ -274,6 +306,21 @@ int sb_die_with_parent(int sig);
  * to the descriptor limit. Async-signal-safe where the first two are used,
  * so a child between fork() and exec may call it. */
 void sb_close_from(int lowfd);
+
+/* How sb_cpu_now() learns the CPU ("rseq cpu_id", "sched_getcpu()"), or NULL
+ * where it cannot (then it returns -1). Sets up its fast path. */
+const char *sb_cpu_source(void);
+
+/* Pins the calling thread, and the threads and processes it creates later,
+ * to CPU cpu (Linux sched_setaffinity, FreeBSD cpuset_setaffinity). Returns
+ * 0, or -1 with errno: EINVAL (no such CPU, or not one this process may run
+ * on), ENOSYS (the OS cannot pin a thread: OpenBSD, NetBSD here, macOS). */
+int sb_pin_cpu(int cpu);
+
+/* Whether the kernel keeps its own time with the cycle counter the stamps
+ * read: 1 yes (Linux clocksource "tsc" or "arch_sys_counter"), 0 no (the
+ * clocksource's name in buf, e.g. "kvm-clock"), -1 the OS does not say. */
+int sb_counter_is_kernel_clock(char *buf, size_t len);
 
 /* Online CPUs (sysconf(_SC_NPROCESSORS_ONLN)); 1 when the OS does not say. */
 long sb_cpus(void);

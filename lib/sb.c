@@ -123,6 +123,32 @@ static void name_limit(const char *call, int err, char *out, size_t len)
 
 /* ======================= clock ======================= */
 int sb_use_counter;
+int sb_cpu_known;
+_Thread_local int sb_stamp_cpu = -1;
+
+/* The stamps at which this thread's CPU changed, newest last (a ring): a
+ * sample [t0, t1] crossed CPUs when one of them lies in (t0, t1]. */
+enum { SB_MOVES = 64 };
+static _Thread_local sb_tick moves[SB_MOVES];
+static _Thread_local unsigned nmoves;
+
+void sb_cpu_moved(sb_tick t, int cpu)
+{
+	if (sb_stamp_cpu >= 0 && cpu >= 0)
+		moves[nmoves++ % SB_MOVES] = t;
+	sb_stamp_cpu = cpu;
+}
+
+static int crossed(sb_tick t0, sb_tick t1)
+{
+	unsigned k = nmoves < SB_MOVES ? nmoves : SB_MOVES;
+	for (unsigned i = 0; i < k; i++) {
+		sb_tick m = moves[(nmoves - 1 - i) % SB_MOVES];
+		if (m > t0 && m <= t1)
+			return 1;
+	}
+	return 0;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -136,10 +162,54 @@ static double median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Median of back-to-back stamp pairs, in ticks. */
+static double pair_median(void)
+{
+	enum { PAIRS = 1001 };
+	double d[PAIRS];
+	for (int i = 0; i < PAIRS; i++) {
+		sb_tick a = sb_ticks();
+		sb_tick b = sb_ticks();
+		d[i] = (double)(b - a);
+	}
+	return median(d, PAIRS);
+}
+
+/* A CLOCK_MONOTONIC read bracketed by two counter stamps: the counter's
+ * value at the midpoint, and the bracket's width in ticks. */
+static sb_tick bracket(sb_tick *mono, sb_tick *width)
+{
+	sb_tick a = sb_ticks();
+	*mono = sb_mono_ns();
+	sb_tick b = sb_ticks();
+	*width = b - a;
+	return a + (b - a) / 2;
+}
+
+enum { CAL_WINDOWS = 5, CAL_TRIES = 20, CAL_WINDOW_NS = 10000000 };
+static double bracket_limit;   /* wider than this: preempted (ticks) */
+static double bracket_typ;     /* median bracket (ticks) */
+
+/* A bracket no wider than bracket_limit, taken again up to 8 times: one
+ * wider than that was interrupted or preempted between its stamps (or the
+ * clock read was slow), so its midpoint is not where the clock was read.
+ * Returns 1 and the bracket, or 0. */
+static int quiet_bracket(sb_tick *tick, sb_tick *mono)
+{
+	for (int i = 0; i < 8; i++) {
+		sb_tick w;
+		*tick = bracket(mono, &w);
+		if ((double)w <= bracket_limit)
+			return 1;
+	}
+	return 0;
+}
+
 void sb_clock_calibrate(struct sb_clock *c)
 {
 	const char *forced = getenv("SB_CLOCK");
 	double stated_hz;
+	sb_cpu_known = 0;
 	int trusted = sb_counter_trusted(&c->note, &stated_hz);
 	sb_use_counter = HAVE_CYCLE_COUNTER && trusted;
 	if (forced && strcmp(forced, "monotonic") == 0 && sb_use_counter) {
@@ -148,42 +218,96 @@ void sb_clock_calibrate(struct sb_clock *c)
 	}
 	c->name = sb_use_counter ? SB_COUNTER_NAME : "clock_gettime(CLOCK_MONOTONIC)";
 	c->hz = 1e9;
-	if (sb_use_counter && stated_hz > 0) {
-		c->hz = stated_hz;      /* the architecture states it (aarch64 cntfrq_el0) */
-	} else if (sb_use_counter) {
-		/* Three 20 ms windows against CLOCK_MONOTONIC; each end is read
-		 * between two counter stamps and placed at their midpoint. */
-		double rate[3];
-		for (int w = 0; w < 3; w++) {
-			sb_tick a0 = sb_ticks(), m0 = sb_mono_ns(), b0 = sb_ticks();
-			sb_tick m1;
+	c->spread_ppm = 0;
+	c->windows = c->rejected = 0;
+	sb_tick w;
+	c->anchor_tick = bracket(&c->anchor_ns, &w);
+	if (sb_use_counter) {
+		/* Windows of 10 ms against CLOCK_MONOTONIC; each end is a
+		 * CLOCK_MONOTONIC read between two counter stamps, placed at their
+		 * midpoint (quiet_bracket). A window without a quiet bracket at
+		 * either end is rejected and measured again. */
+		enum { B = 101 };
+		double bw[B];
+		for (int i = 0; i < B; i++) {
+			sb_tick m;
+			bracket(&m, &w);
+			bw[i] = (double)w;
+		}
+		bracket_typ = median(bw, B);
+		bracket_limit = 4 * bracket_typ + 1;
+		double rate[CAL_WINDOWS];
+		for (int tries = 0; tries < CAL_TRIES && c->windows < CAL_WINDOWS; tries++) {
+			sb_tick m0, m1, t0, t1;
+			int ok = quiet_bracket(&t0, &m0);
 			do
 				m1 = sb_mono_ns();
-			while (m1 - m0 < 20000000u);
-			sb_tick a1 = sb_ticks(), m2 = sb_mono_ns(), b1 = sb_ticks();
-			(void)m1;
-			double ticks = ((double)a1 + (double)b1) / 2 - ((double)a0 + (double)b0) / 2;
-			rate[w] = ticks / ((double)(m2 - m0) / 1e9);
+			while (m1 - m0 < CAL_WINDOW_NS);
+			ok = ok && quiet_bracket(&t1, &m1);
+			if (!ok || t1 <= t0 || m1 <= m0) {
+				c->rejected++;
+				continue;
+			}
+			if (c->windows == 0) {   /* the drift check's baseline starts here */
+				c->anchor_tick = t0;
+				c->anchor_ns = m0;
+			}
+			rate[c->windows++] = (double)(t1 - t0) / ((double)(m1 - m0) / 1e9);
 		}
-		c->hz = median(rate, 3);
+		if (c->windows == 0) {   /* never quiet: take one window as it comes */
+			sb_tick m0, m1;
+			sb_tick t0 = bracket(&m0, &w);
+			do
+				m1 = sb_mono_ns();
+			while (m1 - m0 < CAL_WINDOW_NS);
+			sb_tick t1 = bracket(&m1, &w);
+			rate[c->windows++] = (double)(t1 - t0) / ((double)(m1 - m0) / 1e9);
+			c->anchor_tick = t0;
+			c->anchor_ns = m0;
+		}
+		double lo = rate[0], hi = rate[0];
+		for (int i = 1; i < c->windows; i++) {
+			lo = rate[i] < lo ? rate[i] : lo;
+			hi = rate[i] > hi ? rate[i] : hi;
+		}
+		double measured = median(rate, (size_t)c->windows);
+		c->spread_ppm = (hi - lo) / measured * 1e6;
+		/* where the architecture states the rate (aarch64 cntfrq_el0) it
+		 * is exact; the windows then only give the spread and the anchor */
+		c->hz = stated_hz > 0 ? stated_hz : measured;
 	}
 	/* The finest step: one counter tick, or what the OS says the
 	 * monotonic clock resolves (1 ns on Linux; 1000 ns on macOS). */
 	c->tick_ns = 1e9 / c->hz;
 	struct timespec res;
 	if (!sb_use_counter && clock_getres(CLOCK_MONOTONIC, &res) == 0) {
-		double r = (double)res.tv_sec * 1e9 + (double)res.tv_nsec;
-		if (r > c->tick_ns)
-			c->tick_ns = r;
+		double rr = (double)res.tv_sec * 1e9 + (double)res.tv_nsec;
+		if (rr > c->tick_ns)
+			c->tick_ns = rr;
 	}
-	enum { PAIRS = 1001 };
-	double d[PAIRS];
-	for (int i = 0; i < PAIRS; i++) {
-		sb_tick a = sb_ticks();
-		sb_tick b = sb_ticks();
-		d[i] = (double)(b - a);
+	/* The CPU of every stamp, where the OS says it cheaply: kept when it
+	 * adds less than 10 ns to a stamp pair. */
+	double plain = pair_median();
+	c->overhead_ticks = plain;
+	c->cpu_cost_ticks = 0;
+	c->cpu_how = sb_cpu_source();
+	if (!c->cpu_how) {
+		c->cpu_how = "none: this OS has no cheap way to ask; migrations are not detected";
+		return;
 	}
-	c->overhead_ticks = median(d, PAIRS);
+	sb_stamp_cpu = -1;
+	sb_cpu_known = 1;
+	double with = pair_median();
+	c->cpu_cost_ticks = with - plain;
+	if (sb_ticks_to_ns(c, c->cpu_cost_ticks) > 10) {
+		sb_cpu_known = 0;
+		static char why[128];
+		snprintf(why, sizeof why, "none: %s adds %.1f ns to a stamp pair; migrations are not detected",
+			 c->cpu_how, sb_ticks_to_ns(c, c->cpu_cost_ticks));
+		c->cpu_how = why;
+		return;
+	}
+	c->overhead_ticks = with;
 }
 
 double sb_ticks_to_ns(const struct sb_clock *c, double ticks)
@@ -191,8 +315,28 @@ double sb_ticks_to_ns(const struct sb_clock *c, double ticks)
 	return ticks * 1e9 / c->hz;
 }
 
+/* The counter against CLOCK_MONOTONIC since the calibration's first window,
+ * in ppm (positive: the counter ran fast); *res_ppm is what the brackets'
+ * width alone can account for. Returns 0, or -1 when no quiet bracket. */
+static int clock_drift(const struct sb_clock *c, double *ppm, double *res_ppm, double *secs)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		sb_tick m, t;
+		if (!quiet_bracket(&t, &m) || m <= c->anchor_ns || t <= c->anchor_tick)
+			continue;
+		double el_ns = (double)(m - c->anchor_ns);
+		double el_ticks_ns = sb_ticks_to_ns(c, (double)(t - c->anchor_tick));
+		*ppm = (el_ticks_ns - el_ns) / el_ns * 1e6;
+		*res_ppm = sb_ticks_to_ns(c, bracket_limit) / el_ns * 1e6;   /* two half-brackets */
+		*secs = el_ns / 1e9;
+		return 0;
+	}
+	return -1;
+}
+
 /* ======================= signals ======================= */
 static volatile sig_atomic_t got_signal;
+static int clock_failed;   /* the clock went backwards too often: loops end */
 
 static void on_signal(int sig)
 {
@@ -201,12 +345,54 @@ static void on_signal(int sig)
 
 int sb_interrupted(void)
 {
-	return got_signal != 0;
+	return got_signal != 0 || clock_failed;
 }
 
 static const char *signame(int sig)
 {
 	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "signal";
+}
+
+/* ======================= the command line, the pin ======================= */
+/* The command line as given, made by the first sb_getopt() call (before a
+ * program can cut an argument in place) or by sb_init(): the arguments
+ * joined by spaces, each one that is empty or holds anything but letters,
+ * digits and _@%+=:,./- in single quotes, so that a shell reads it back. */
+static char *saved_args;
+static char pin_text[96] = "none";
+
+static void *xalloc(void *p, size_t size);
+
+static char *quote_args(int argc, char **argv)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
+	size_t len = 1;
+	for (int i = 0; i < argc; i++)
+		len += 4 * strlen(argv[i]) + 3;
+	char *s = xalloc(NULL, len), *p = s;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (i)
+			*p++ = ' ';
+		if (*a && strspn(a, safe) == strlen(a)) {
+			size_t l = strlen(a);
+			memcpy(p, a, l);
+			p += l;
+			continue;
+		}
+		*p++ = '\'';
+		for (; *a; a++) {
+			if (*a == '\'') {
+				memcpy(p, "'\\''", 4);
+				p += 4;
+			} else {
+				*p++ = *a;
+			}
+		}
+		*p++ = '\'';
+	}
+	*p = 0;
+	return s;
 }
 
 /* ======================= a run ======================= */
@@ -224,6 +410,11 @@ struct sb {
 	uint64_t *n;
 	double *v;
 	size_t rows, cap;
+	size_t checked;           /* time values whose CPUs were known at both ends */
+	size_t migrated;          /* ... of which crossed CPUs */
+	size_t *mig;              /* row * 64 + col of each, in the order stored */
+	size_t nmig, capmig;
+	size_t backwards;         /* negative intervals, not stored */
 	char *end;                /* NULL while running */
 	int status;
 	sb_tick started_ns;
@@ -286,16 +477,8 @@ struct sb *sb_init(const char *bench, const char *columns, int argc, char **argv
 	}
 	r->ncols = k - 1;
 
-	size_t alen = 1;
-	for (int i = 0; i < argc; i++)
-		alen += strlen(argv[i]) + 1;
-	r->args = xalloc(NULL, alen);
-	r->args[0] = 0;
-	for (int i = 0; i < argc; i++) {
-		if (i)
-			strcat(r->args, " ");
-		strcat(r->args, argv[i]);
-	}
+	r->args = saved_args ? saved_args : quote_args(argc, argv);
+	saved_args = NULL;
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -373,16 +556,72 @@ size_t sb_row(struct sb *r, uint64_t n)
 	return i;
 }
 
+static void clock_backwards(struct sb *r, size_t row)
+{
+	r->backwards++;
+	if (r->backwards > SB_BACKWARDS_MAX && !r->end) {
+		sb_fail(r, r->n[row], "clock went backwards (%zu negative intervals)", r->backwards);
+		clock_failed = 1;
+	}
+}
+
 void sb_put(struct sb *r, size_t row, int col, double value)
 {
 	if (row == SB_NO_ROW)
 		return;   /* sb_row() found no memory: the run has stopped */
+	if (row < r->rows && col >= 1 && col <= r->ncols && r->is_time[col - 1] && value >= 0x1p62) {
+		clock_backwards(r, row);   /* a negative interval, wrapped */
+		return;
+	}
 	if (row >= r->rows || col < 1 || col > r->ncols || !(value >= 0)) {
 		fprintf(stderr, "%s: internal error: sb_put(row %zu, col %d, %g) out of range\n", r->bench,
 			row, col, value);
 		exit(SB_EXIT_FAIL);
 	}
 	r->v[row * (size_t)r->ncols + (size_t)(col - 1)] = value;
+}
+
+/* migrated: 1, 0, or -1 when not known */
+static void put_interval(struct sb *r, size_t row, int col, sb_tick t0, sb_tick t1, int migrated)
+{
+	if (row == SB_NO_ROW)
+		return;   /* sb_row() found no memory: the run has stopped */
+	if (row >= r->rows || col < 1 || col > r->ncols || !r->is_time[col - 1]) {
+		fprintf(stderr, "%s: internal error: sb_put_ticks(row %zu, col %d) out of range\n", r->bench, row, col);
+		exit(SB_EXIT_FAIL);
+	}
+	if (t1 < t0) {
+		clock_backwards(r, row);
+		return;
+	}
+	sb_put(r, row, col, (double)(t1 - t0));
+	if (migrated < 0 || t1 - t0 >= (sb_tick)1 << 62)
+		return;
+	r->checked++;
+	if (migrated) {
+		r->migrated++;
+		if (r->nmig == r->capmig) {
+			/* no memory for a longer list: the sample is counted in
+			 * "migrated", only its place is not listed */
+			size_t cap = r->capmig ? 2 * r->capmig : 64;
+			void *m = realloc(r->mig, cap * sizeof *r->mig);
+			if (!m)
+				return;
+			r->mig = m;
+			r->capmig = cap;
+		}
+		r->mig[r->nmig++] = row * 64 + (size_t)col;
+	}
+}
+
+void sb_put_ticks(struct sb *r, size_t row, int col, sb_tick t0, sb_tick t1)
+{
+	put_interval(r, row, col, t0, t1, sb_cpu_known ? crossed(t0, t1) : -1);
+}
+
+void sb_put_ticks_cpu(struct sb *r, size_t row, int col, sb_tick t0, int cpu0, sb_tick t1, int cpu1)
+{
+	put_interval(r, row, col, t0, t1, cpu0 < 0 || cpu1 < 0 ? -1 : cpu0 != cpu1);
 }
 
 size_t sb_rows(const struct sb *r)
@@ -529,6 +768,14 @@ static void coarse_clock(const struct sb *r)
 
 int sb_finish(struct sb *r)
 {
+	/* A counter the kernel does not keep time with is checked against
+	 * CLOCK_MONOTONIC once more, over the whole run. */
+	double drift = 0, drift_res = 0, drift_s = 0;
+	char drift_cs[64] = "";
+	int drift_checked = sb_use_counter && sb_counter_is_kernel_clock(drift_cs, sizeof drift_cs) != 1 &&
+			    clock_drift(&r->clock, &drift, &drift_res, &drift_s) == 0;
+	if (!drift_cs[0])
+		strcpy(drift_cs, "unknown");
 	int sig = got_signal;
 	if (sig && !r->end)
 		set_end(r, SB_EXIT_FAIL, "interrupted: %s", signame(sig));
@@ -556,6 +803,17 @@ int sb_finish(struct sb *r)
 	printf("# clock_hz: %.0f\n", r->clock.hz);
 	printf("# clock_tick_ns: %.4g\n", r->clock.tick_ns);
 	printf("# stamp_overhead_ns: %.1f\n", sb_ticks_to_ns(&r->clock, r->clock.overhead_ticks));
+	if (sb_use_counter) {
+		printf("# clock_spread_ppm: %.1f\n", r->clock.spread_ppm);
+		printf("# clock_calibration: %d windows of %d ms against CLOCK_MONOTONIC, %d rejected as preempted\n",
+		       r->clock.windows, CAL_WINDOW_NS / 1000000, r->clock.rejected);
+	}
+	if (sb_cpu_known)
+		printf("# clock_cpu: %s, %+.1f ns per stamp pair\n", r->clock.cpu_how,
+		       sb_ticks_to_ns(&r->clock, r->clock.cpu_cost_ticks));
+	else
+		printf("# clock_cpu: %s\n", r->clock.cpu_how);
+	printf("# pin: %s\n", pin_text);
 	printf("# os: %s\n# release: %s\n# machine: %s\n", u.sysname, u.release, u.machine);
 	printf("# date: %s\n", date);
 	for (size_t i = 0; i < r->nmeta; i++)
@@ -567,6 +825,26 @@ int sb_finish(struct sb *r)
 		putchar('\n');
 	}
 	printf("# rows: %zu\n", r->rows);
+	if (sb_cpu_known) {
+		printf("# migrated: %zu of %zu\n", r->migrated, r->checked);
+		if (r->nmig) {
+			fputs("# migrated_at:", stdout);
+			for (size_t i = 0; i < r->nmig; i++)
+				printf(" %zu.%zu", r->mig[i] / 64, r->mig[i] % 64);
+			putchar('\n');
+		}
+	} else {
+		printf("# migrated: unknown (no CPU number per stamp)\n");
+	}
+	printf("# clock_backwards: %zu\n", r->backwards);
+	if (drift_checked) {
+		printf("# clock_drift_ppm: %.1f\n", drift);
+		double allowed = r->clock.spread_ppm > drift_res ? r->clock.spread_ppm : drift_res;
+		if ((drift < 0 ? -drift : drift) > allowed)
+			printf("# clock_drift: %.1f ppm against CLOCK_MONOTONIC over %.1f s (kernel clocksource %s), "
+			       "beyond the calibration spread of %.1f ppm\n", drift, drift_s, drift_cs,
+			       r->clock.spread_ppm);
+	}
 	printf("# wall_s: %.3f\n", (double)(sb_mono_ns() - r->started_ns) / 1e9);
 	coarse_clock(r);
 	printf("# end: %s\n", r->end);
@@ -585,6 +863,7 @@ int sb_finish(struct sb *r)
 	free(r->n);
 	free(r->v);
 	free(r->end);
+	free(r->mig);
 	free(r);
 	if (sig) {
 		signal(sig, SIG_DFL);
@@ -682,8 +961,31 @@ void sb_usage_error(const char *bench, const char *fmt, ...)
 
 int sb_getopt(const char *bench, int argc, char **argv, const char *opts)
 {
+	static int first = 1;
+	static char all[128];
+	if (first) {
+		first = 0;
+		if (!saved_args)
+			saved_args = quote_args(argc, argv);
+	}
+	/* -P CPU: every program's, unless the program has a -P of its own */
+	int lib_p = strchr(opts, 'P') == NULL && strlen(opts) + 3 <= sizeof all;
+	if (lib_p) {
+		snprintf(all, sizeof all, "%sP:", opts);
+		opts = all;
+	}
 	opterr = 0;
-	int c = getopt(argc, argv, opts);
+	int c;
+	while ((c = getopt(argc, argv, opts)) == 'P' && lib_p) {
+		int cpu = (int)sb_number(bench, 'P', optarg, 0, 65535);
+		if (sb_pin_cpu(cpu) == 0)
+			snprintf(pin_text, sizeof pin_text, "cpu %d", cpu);
+		else if (errno == EINVAL)
+			sb_usage_error(bench, "-P: CPU %d does not exist or is not one this process may run on", cpu);
+		else
+			snprintf(pin_text, sizeof pin_text, "none (-P %d asked; this OS cannot pin a thread: %s)", cpu,
+				 strerror(errno));
+	}
 	if (c == '?' || c == ':') {
 		if (optopt && strchr(opts, optopt) && optopt != ':')
 			sb_usage_error(bench, "-%c needs a value (try -h)", optopt);

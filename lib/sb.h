@@ -58,12 +58,33 @@ static inline sb_tick sb_mono_ns(void)
  * taken on other CPUs, and on x86_64 when the TSC is not invariant. */
 extern int sb_use_counter;
 
+/* ---- which CPU a stamp was taken on ----
+ * Every stamp reads sb_cpu_now() (platform.h) right after the counter when
+ * sb_cpu_known is set (by the calibration, where the OS has a cheap way to
+ * ask). A stamp that finds another CPU than the thread's previous stamp logs
+ * that change (out of line, rarely), so that a sample whose interval holds a
+ * change is known to have crossed CPUs (sb_put_ticks). */
+extern int sb_cpu_known;
+extern _Thread_local int sb_stamp_cpu;   /* CPU of this thread's last stamp; -1 before the first */
+void sb_cpu_moved(sb_tick t, int cpu);
+
 /* The time stamp taken around every measured operation. */
 static inline sb_tick sb_ticks(void)
 {
-	if (HAVE_CYCLE_COUNTER && sb_use_counter)
-		return sb_counter();
-	return sb_mono_ns();
+	sb_tick t = HAVE_CYCLE_COUNTER && sb_use_counter ? sb_counter() : sb_mono_ns();
+	if (sb_cpu_known) {
+		int cpu = sb_cpu_now();
+		if (__builtin_expect(cpu != sb_stamp_cpu, 0))
+			sb_cpu_moved(t, cpu);
+	}
+	return t;
+}
+
+/* The CPU the calling thread's last stamp was taken on, -1 if not known: a
+ * stamp taken in another process (forkbench's child) is reported with it. */
+static inline int sb_last_cpu(void)
+{
+	return sb_cpu_known ? sb_stamp_cpu : -1;
 }
 
 /* ---- the clock as calibrated by sb_init() ---- */
@@ -75,6 +96,12 @@ struct sb_clock {
 	double tick_ns;         /* the finest step the clock can show, in ns: one
 				 * counter tick, or clock_getres() of the fallback */
 	double overhead_ticks;  /* median of back-to-back sb_ticks() pairs */
+	double spread_ppm;      /* (largest - smallest) / median rate of the accepted windows */
+	int windows, rejected;  /* calibration windows accepted; rejected (no quiet bracket) */
+	const char *cpu_how;    /* how a stamp learns its CPU, or why it does not */
+	double cpu_cost_ticks;  /* what reading the CPU adds to a stamp pair (difference of medians) */
+	sb_tick anchor_tick;    /* the first window's start, on the counter ... */
+	sb_tick anchor_ns;      /* ... and on CLOCK_MONOTONIC: the drift check's baseline */
 };
 void sb_clock_calibrate(struct sb_clock *c);
 double sb_ticks_to_ns(const struct sb_clock *c, double ticks);
@@ -112,8 +139,26 @@ void *sb_alloc(struct sb *r, size_t count, size_t size, const char *what);
 size_t sb_row(struct sb *r, uint64_t n);
 
 /* Sets column col (1 = first column after n) of row: a time in ticks for _ns
- * columns (a fraction is fine: ticks / operations), a count otherwise. */
+ * columns (a fraction is fine: ticks / operations), a count otherwise. A
+ * time of 2^62 ticks or more is a wrapped negative interval: counted and not
+ * stored, as by sb_put_ticks(). */
 void sb_put(struct sb *r, size_t row, int col, double value);
+
+/* Sets time column col of row to the interval from stamp t0 to stamp t1,
+ * both taken by the calling thread. A negative interval (t1 < t0: the clock
+ * went backwards) is never stored: the value stays missing, it is counted
+ * (# clock_backwards:), and more than SB_BACKWARDS_MAX of them end the run
+ * "failed: clock went backwards" (sb_interrupted() then says so, so that the
+ * measuring loop ends). An interval during which the thread's stamps saw
+ * another CPU is stored, and counted as migrated (# migrated:,
+ * # migrated_at:). */
+#define SB_BACKWARDS_MAX 3
+void sb_put_ticks(struct sb *r, size_t row, int col, sb_tick t0, sb_tick t1);
+
+/* The same for two stamps taken by different threads or processes, each
+ * with the CPU it was taken on (sb_last_cpu() right after the stamp, in the
+ * thread that took it; -1 when not known). */
+void sb_put_ticks_cpu(struct sb *r, size_t row, int col, sb_tick t0, int cpu0, sb_tick t1, int cpu1);
 
 size_t sb_rows(const struct sb *r);
 const struct sb_clock *sb_clock(const struct sb *r);
@@ -130,8 +175,9 @@ void sb_stop(struct sb *r, const char *call, uint64_t n, int err, const char *li
 void sb_fail(struct sb *r, uint64_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Nonzero once SIGINT, SIGTERM or SIGHUP arrived. Loops test it every
- * iteration; a call failing with EINTR while it is set ends the run. */
+/* Nonzero once SIGINT, SIGTERM or SIGHUP arrived, or the clock went
+ * backwards more than SB_BACKWARDS_MAX times. Loops test it every iteration;
+ * a call failing with EINTR while a signal is pending ends the run. */
 int sb_interrupted(void);
 
 /* Nonzero once sb_stop(), sb_fail() or a signal ended the measurement. */
@@ -173,7 +219,12 @@ void *sb_shared(size_t len);
 long long sb_number(const char *bench, char opt, const char *s, long long min, long long max);
 
 /* getopt(3) that turns an unknown option or a missing value into one line
- * "bench: unknown option -x (try -h)" and SB_EXIT_USAGE; never returns '?'. */
+ * "bench: unknown option -x (try -h)" and SB_EXIT_USAGE; never returns '?'.
+ * Its first call records the command line verbatim for # args: (before the
+ * program can cut an argument in place). -P CPU is every program's and is
+ * handled here, never returned: the thread is pinned at once (sb_pin_cpu,
+ * before the calibration) and # pin: says so; a program with its own -P in
+ * opts (httpd: a pid file) keeps it. */
 int sb_getopt(const char *bench, int argc, char **argv, const char *opts);
 
 /* The operands left after sb_getopt(): with name NULL there must be none,

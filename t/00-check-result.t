@@ -58,6 +58,31 @@ my %broken = (
     'a header line among the rows' => sub { $_[0] =~ s/^1 900.0 -$/# note: x\n1 900.0 -/m },
     'an empty line'               => sub { $_[0] =~ s/^1 900.0 -$/\n1 900.0 -/m },
 );
+# The clock's trailer lines (issue 13): accepted before '# end:', checked,
+# and the migrated values handed to a plot.
+(my $clocked = $good) =~ s/# wall_s: 0.010\n/# migrated: 2 of 5\n# migrated_at: 0.1 2.1\n# clock_backwards: 0\n# clock_drift_ppm: -1.5\n# wall_s: 0.010\n/;
+is_deeply([ check_output($clocked, rows => 3) ], [], 'migrated, migrated_at, clock_backwards, clock_drift_ppm are trailer lines');
+{
+    use Scalebench::Result qw(parse_text);
+    is_deeply(parse_text($clocked)->{migrated}, { '0.1' => 1, '2.1' => 1 }, 'the migrated values, by row.column');
+    (my $unknown = $good) =~ s/# wall_s:/# migrated: unknown (no CPU number per stamp)\n# wall_s:/;
+    is_deeply([ check_output($unknown) ], [], 'migrated: unknown (...) is valid');
+}
+my %clock_broken = (
+    'migrated_at beyond the rows'      => sub { $_[0] =~ s/migrated_at: 0.1 2.1/migrated_at: 0.1 3.1/ },
+    'migrated_at naming column n'      => sub { $_[0] =~ s/migrated_at: 0.1 2.1/migrated_at: 0.0 2.1/ },
+    'migrated_at and migrated disagree' => sub { $_[0] =~ s/migrated: 2 of 5/migrated: 3 of 5/ },
+    'more migrated than checked'       => sub { $_[0] =~ s/migrated: 2 of 5/migrated: 6 of 5/ },
+    'clock_backwards not a number'     => sub { $_[0] =~ s/clock_backwards: 0/clock_backwards: -1/ },
+    'a required header key after the rows' => sub { $_[0] =~ s/# clock_backwards: 0\n/# clock_backwards: 0\n# count: 3\n/ },
+);
+for my $what (sort keys %clock_broken) {
+    my $t = $clocked;
+    $clock_broken{$what}->($t);
+    isnt($t, $clocked, "(the change applies: $what)");
+    ok(scalar check_output($t), "rejected: $what");
+}
+
 for my $what (sort keys %broken) {
     my $t = $good;
     $broken{$what}->($t);

@@ -152,6 +152,69 @@ static void a_reservation_failure(void)
 	exit(rc == -1 && p == NULL && sb_ended(r) ? sb_finish(r) : 99);
 }
 
+/* Clock integrity: negative intervals are counted, never stored. The
+ * stamps are made up (the test hook is the public sb_put_ticks): row 0 a
+ * forward interval, row 1 a backward one (t1 < t0), row 2 a wrapped
+ * subtraction handed to sb_put as a huge number. */
+static void backwards_run(void)
+{
+	char *argv[] = {"unit", NULL};
+	struct sb *r = sb_init("unit", "n x_ns", 1, argv);
+	sb_put_ticks(r, sb_row(r, 0), 1, 1000, 3000);
+	sb_put_ticks(r, sb_row(r, 1), 1, 5000, 4000);
+	sb_tick a = 7000, b = 6999;
+	sb_put(r, sb_row(r, 2), 1, (double)(b - a));
+	exit(sb_finish(r));
+}
+/* More than SB_BACKWARDS_MAX negative intervals end the run as failed, and
+ * sb_interrupted() tells the measuring loop to stop. */
+static void backwards_fail(void)
+{
+	char *argv[] = {"unit", NULL};
+	struct sb *r = sb_init("unit", "n x_ns", 1, argv);
+	int i;
+	for (i = 0; i < 10 && !sb_interrupted(); i++)
+		sb_put_ticks(r, sb_row(r, (uint64_t)i), 1, 100, 50);
+	sb_meta(r, "loops", "%d", i);
+	exit(sb_finish(r));
+}
+/* Migrations: stamps from two CPUs given explicitly (as forkbench's child
+ * reports them), and the thread's own log (a change seen by a stamp inside
+ * the interval). */
+static void migrated_run(void)
+{
+	char *argv[] = {"unit", NULL};
+	struct sb *r = sb_init("unit", "n x_ns y_ns", 1, argv);
+	sb_put_ticks_cpu(r, sb_row(r, 0), 1, 100, 0, 200, 0);
+	sb_put_ticks_cpu(r, sb_row(r, 1), 1, 100, 0, 200, 1);
+	sb_put_ticks_cpu(r, sb_row(r, 2), 2, 100, -1, 200, 1);   /* not known: not counted */
+	if (sb_cpu_known) {
+		sb_tick t0 = sb_ticks();
+		int was = sb_stamp_cpu;
+		sb_cpu_moved(t0 + 1, was + 1);   /* as a stamp on another CPU would */
+		sb_stamp_cpu = was;
+		sb_tick t1 = sb_ticks();
+		sb_put_ticks(r, 2, 1, t0, t1);           /* crossed */
+		sb_tick t2 = sb_ticks(), t3 = sb_ticks();
+		sb_put_ticks(r, 0, 2, t2, t3);           /* did not */
+	}
+	exit(sb_finish(r));
+}
+
+/* # args: verbatim: arguments a shell would split or expand are quoted */
+static void quoted_run(void)
+{
+	static char a0[] = "unit", a1[] = "-m", a2[] = "select,poll", a3[] = "a b", a4[] = "it's", a5[] = "",
+		    a6[] = "x*";
+	char *argv[] = {a0, a1, a2, a3, a4, a5, a6, NULL};
+	optind = 1;
+	while (sb_getopt("unit", 7, argv, "m:") != -1)   /* the first call records them */
+		;
+	argv[2][6] = 0;                                   /* as strtok_r would cut "select,poll" */
+	struct sb *r = sb_init("unit", "n x_ns", 7, argv);
+	exit(sb_finish(r));
+}
+
 static void bad_size(void)
 {
 	sb_size("unit", 's', "2X", 1, 1LL << 40);
@@ -302,6 +365,36 @@ int main(void)
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_FAIL, "EINVAL is a failure, not a limit");
 	ok(strstr(out, "# end: failed: bind() at n=5: EINVAL (") != NULL, "the failure is named in the end line");
 
+	st = in_child(backwards_run, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_OK, "two negative intervals do not fail the run");
+	ok(strstr(out, "\n1 -\n2 -\n# rows: 3\n") != NULL, "a negative interval, direct or wrapped, is stored as missing");
+	ok(strstr(out, "# clock_backwards: 2\n") != NULL, "the trailer counts the negative intervals");
+	ok(strstr(out, "e+") == NULL && strstr(out, "18446744") == NULL, "no huge number in the output");
+	st = in_child(backwards_fail, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_FAIL, "more than %d negative intervals fail the run",
+	   SB_BACKWARDS_MAX);
+	ok(strstr(out, "# end: failed: clock went backwards (4 negative intervals) at n=3\n") != NULL,
+	   "the end line says the clock went backwards");
+	ok(strstr(out, "# loops: 4\n") != NULL, "sb_interrupted() ends the measuring loop at once");
+	ok(strstr(out, "# clock_backwards: 4\n") != NULL && strstr(out, "\n0 -\n1 -\n2 -\n3 -\n# rows: 4\n") != NULL,
+	   "none of them stored");
+	st = in_child(migrated_run, out, sizeof out);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == SB_EXIT_OK, "a run with migrated samples completes");
+	if (strstr(out, "# clock_cpu: none")) {
+		ok(strstr(out, "# migrated: unknown") != NULL, "no CPU per stamp here: migrations are unknown");
+		ok(1, "skipped: the thread's own migration log (no CPU per stamp on this OS)");
+		ok(1, "skipped: migrated_at");
+	} else {
+		ok(strstr(out, "\n1 ") != NULL && strstr(out, "\n1 -") == NULL, "a migrated sample is kept");
+		ok(strstr(out, "# migrated: 2 of 4\n") != NULL,
+		   "explicit CPUs 0->1 and a logged change inside an interval are migrated; known-CPU samples counted");
+		ok(strstr(out, "# migrated_at: 1.1 2.1\n") != NULL, "migrated_at lists row.column of each");
+	}
+	ok(strstr(out, "# clock_backwards: 0\n") != NULL, "no negative interval there");
+
+	st = in_child(quoted_run, out, sizeof out);
+	ok(strstr(out, "# args: unit -m select,poll 'a b' 'it'\\''s' '' 'x*'\n") != NULL,
+	   "# args: is verbatim: recorded before parsing, quoted where a shell would split or expand");
 	char buf[128];
 	/* the first tunable that bounds processes here: kernel.pid_max on
 	 * Linux, kern.maxproc on the BSDs and macOS */

@@ -12,6 +12,7 @@ our @REQUIRED_HEADER = qw(scalebench bench args columns units clock clock_hz
     stamp_overhead_ns os release machine date count);
 our @TRAILER = qw(rows wall_s end);
 my %IS_TRAILER = map { $_ => 1 } @TRAILER;
+my %IS_REQUIRED_HEADER = map { $_ => 1 } @REQUIRED_HEADER;
 
 # parse_text($text) -> hashref:
 #   header  => { key => value }, header_keys => [ keys in order ],
@@ -19,6 +20,10 @@ my %IS_TRAILER = map { $_ => 1 } @TRAILER;
 #   trailer_extra => { key => value } (trailer lines other than rows,
 #              wall_s and end, after the rows and before "# end:"),
 #   rows    => [ [n, v1, ...], ... ] (missing values stay '-'),
+#   migrated => { "ROW.COL" => 1 } the values that crossed CPUs (from the
+#               trailer's migrated_at; ROW a 0-based index into rows, COL a
+#               column number, 1 = the first after n): a plot can draw
+#               them apart,
 #   errors  => [ problems found while reading ]
 sub parse_text {
     my ($text) = @_;
@@ -44,6 +49,8 @@ sub parse_text {
                 $r{header}{$k} = $v;
             } elsif (defined $r{trailer}{end}) {
                 push @{ $r{errors} }, "line $lineno: '$k' after the end line";
+            } elsif ($IS_REQUIRED_HEADER{$k}) {
+                push @{ $r{errors} }, "line $lineno: header line '$k' after the rows";
             } else {
                 # more trailer lines ("# key: value" after the rows, before
                 # "# end:"): kept in trailer_extra, in order
@@ -69,6 +76,7 @@ sub parse_text {
     $r{columns} = [ split / /, $r{header}{columns} ] if defined $r{header}{columns};
     $r{units}   = [ split / /, $r{header}{units} ]   if defined $r{header}{units};
     $r{end} = $r{trailer}{end};
+    $r{migrated} = { map { $_ => 1 } split / /, $r{trailer_extra}{migrated_at} // '' };
     return \%r;
 }
 
@@ -153,6 +161,24 @@ sub validate {
     push @e, "trailer says rows: $t->{rows} but the file has $nrows"
         if defined $t->{rows} && $t->{rows} ne $nrows;
     push @e, "wall_s '$t->{wall_s}' is not a number" if defined $t->{wall_s} && $t->{wall_s} !~ $NUM;
+    my $x = $r->{trailer_extra} // {};   # the clock's trailer lines (docs/format.md)
+    if (defined $x->{migrated}) {
+        if ($x->{migrated} =~ /^([0-9]+) of ([0-9]+)$/) {
+            push @e, "migrated: $1 of $2 counts more than it checked" if $1 > $2;
+            my @at = split / /, $x->{migrated_at} // '';
+            push @e, "migrated: $1 but migrated_at lists " . scalar(@at) if defined $x->{migrated_at} && @at != $1;
+        } elsif ($x->{migrated} !~ /^unknown\b/) {
+            push @e, "migrated '$x->{migrated}' is neither 'K of N' nor 'unknown (...)'";
+        }
+    }
+    for my $at (split / /, $x->{migrated_at} // '') {
+        my ($row, $col) = $at =~ /^([0-9]+)\.([0-9]+)$/ or do { push @e, "migrated_at entry '$at' is not ROW.COL"; next };
+        push @e, "migrated_at $at names no value of the file" if $row >= $nrows || $col < 1 || $col > $#cols;
+    }
+    push @e, "clock_backwards '$x->{clock_backwards}' is not a whole number"
+        if defined $x->{clock_backwards} && $x->{clock_backwards} !~ /^[0-9]+$/;
+    push @e, "clock_drift_ppm '$x->{clock_drift_ppm}' is not a number"
+        if defined $x->{clock_drift_ppm} && $x->{clock_drift_ppm} !~ /^-?[0-9]+(?:\.[0-9]+)?$/;
     if (defined $r->{end}) {
         my $end = $r->{end};
         push @e, "end '$end' is not one of: completed, stopped: CALL at n=N: ERRNO (LIMIT), failed: ..., interrupted: ..."
