@@ -90,7 +90,7 @@ is(vm_tag('6.1.0-56-cloud-amd64', 'kvm'), 'linux-6.1.0-56-cloud-amd64-qemu-kvm',
     like($s, qr{head -c 16777216 /dev/zero \| tr .* > \$SB/bigfile}, 'runner: the big file is made at the plan\'s size');
     like($s, qr{\$BIN/manymapbench -c 10000 \$SB/tree}, 'runner: {tree}, full args when there are no quick args');
     like($s, qr{\$BIN/mktestdata -c 500 \$SB/tree}, 'runner: the tree is made at the suite size');
-    like($s, qr{if start_server httpd:epoll \$BIN/httpd -e epoll -l 127\.0\.0\.1 -p 0 -r \$SB/docroot; then run_one httpbench-epoll \$run 480 \$BIN/httpbench -c 300 "\$SERVER_URL"; stop_server; fi},
+    like($s, qr{if start_server httpd:epoll \$BIN/httpd -e epoll -l 127\.0\.0\.1 -p 0 -t 0 -r \$SB/docroot; then run_one httpbench-epoll \$run 480 \$BIN/httpbench -c 300 "\$SERVER_URL"; stop_server; fi},
         'runner: the server preparation started around its benchmark, with the registry\'s arguments');
     unlike($s, qr/\{[a-z_]+\}/, 'runner: no placeholder left');
     like($s, qr{^\s*: > \$SB/server\.out\b.*\n\s*"\$@" > \$SB/server\.out}m,
