@@ -7,18 +7,23 @@ package Scalebench::Render::Draw;
 #   levels   x takes a few values (mallocbench's T): per tag and value the
 #            points spread a little sideways, a p10-p90 bar and the median
 #            joined across the values.
-# One PNG per graph (gnuplot's gd terminal: every point drawn, an indexed-
-# looking picture that compresses to tens of kB). Up to $JOBS gnuplots run at
-# once. Core perl only.
+# One PNG per graph (gnuplot's gd terminal). The points are thinned to the
+# picture's pixels first: a point that lands on a pixel cell where the same
+# series already has a point is not written again, so a graph of 5 million
+# rows costs gnuplot what one of a few hundred thousand does and looks the
+# same; the raw rows stay in the .dat files the page links. Up to `jobs`
+# gnuplots run at once, while the model goes on with the next graph.
 #
-#   draw_all($model, site => DIR, plot_dir => DIR, gnuplot => 'gnuplot',
-#            tmp => DIR, jobs => 2, log => sub {...});
+#   my $d = Scalebench::Render::Draw->new(site => DIR, plot_dir => DIR,
+#            gnuplot => 'gnuplot', tmp => DIR, jobs => 2);
+#   $d->prepare($graph);   # while $series->{runs_data} holds the rows
+#   $d->finish;            # waits for every gnuplot; dies if one failed
 use strict;
 use warnings;
 use utf8;
 use Exporter 'import';
 use POSIX qw(WNOHANG);
-our @EXPORT_OK = qw(draw_all gnuplot_ok png_size);
+our @EXPORT_OK = qw(gnuplot_ok png_size);
 
 our $WIDTH = 960;
 our $HEIGHT = 600;
@@ -55,7 +60,8 @@ sub _scale {
 
 # script($g, ...) -> gnuplot text for one graph
 sub _script {
-    my ($g, %o) = @_;
+    my ($self, $g) = @_;
+    my %o = %$self;
     my $tmp = $o{tmp};
     my $ax = $g->{axes};
     my ($ys, $un) = _scale($g);
@@ -94,24 +100,23 @@ sub _script {
         my $slot = @p > 1 ? ($k++ / (@p - 1) - 0.5) : 0;
         $jx{$s} = $slot;
     }
-    # points: one entry per run file; the legend once per series
-    my @pts = map { my $s = $_; map { [ $_, $s ] } @{ $s->{files} } } @p;
-    $o .= sprintf "NS = %d\narray SF[NS]\narray SC[NS]\narray SK[NS]\narray ST[NS]\narray SP[NS]\narray SJ[NS]\n",
-        scalar @pts;
-    for my $i (0 .. $#pts) {
-        my ($f, $s) = @{ $pts[$i] };
-        my $col = (grep { $f->{columns}[$_] eq $g->{column} } 0 .. $#{ $f->{columns} })[0] // 1;
+    # points: per series, thinned to the grid, and its clipped points
+    $o .= sprintf "NS = %d\narray SF[NS]\narray CF[NS]\narray SK[NS]\narray SP[NS]\narray SJ[NS]\n", scalar @p;
+    $g->{drawn_points} = 0;
+    for my $i (0 .. $#p) {
+        my $s = $p[$i];
+        my ($pf, $cf, $kept) = $self->_thin($g, $s, $ys);
+        $g->{drawn_points} += $kept;
         my $j = $levels ? $jx{$s} * ($ax->{logx} ? 0.12 : 0.5) : 0;
-        $o .= sprintf "SF[%d] = %s; SC[%d] = %d; SK[%d] = %s; ST[%d] = %s; SP[%d] = %d; SJ[%d] = %.4f\n",
-            $i + 1, gp_str($f->{path}), $i + 1, $col + 1, $i + 1, gp_str($s->{colour}), $i + 1,
-            gp_str(''), $i + 1, $s->{marker}, $i + 1, $j;
+        $o .= sprintf "SF[%d] = %s; CF[%d] = %s; SK[%d] = %s; SP[%d] = %d; SJ[%d] = %.4f\n",
+            $i + 1, gp_str($pf), $i + 1, gp_str($cf), $i + 1, gp_str($s->{colour}), $i + 1, $s->{marker}, $i + 1, $j;
     }
     # bands and median lines from the pooled buckets (levels: per value)
     my @lines;
     for my $s (@p) {
         my $rows = $levels ? $s->{levels} : $s->{b}{pooled};
         next unless $rows && @$rows;
-        my $file = "$tmp/" . ($o{serial}->()) . '.band';
+        my $file = "$tmp/" . $self->{serial}++ . '.band';
         open my $fh, '>', $file or die "cannot write $file: $!\n";
         my @r = map { [ $levels ? $_->{n} : $_->{n_mid}, $_->{median}, $_->{p10} // $_->{median}, $_->{p90} // $_->{median} ] } @$rows;
         # the line reaches the last n (and starts at the first)
@@ -167,59 +172,117 @@ sub _script {
     return ($o, $out);
 }
 
-# draw_all($model, site, plot_dir, gnuplot, tmp, jobs, log, only => { id => 1 })
-# Draws every graph with data (or only those named); dies when gnuplot fails.
-sub draw_all {
-    my ($m, %o) = @_;
-    my $serial = 0;
-    $o{serial} = sub { $serial++ };
-    my $jobs = $o{jobs} // 2;
-    my @todo;
-    for my $g (@{ $m->{graphs} }) {
-        next unless @{ $g->{present} || [] };
-        my ($text, $out) = _script($g, %o);
-        $g->{png} = "$g->{id}.png";
-        next if $o{only} && !$o{only}{ $g->{id} };
-        my $script = "$o{tmp}/" . $serial++ . '.gp';
-        open my $fh, '>:encoding(UTF-8)', $script or die "cannot write $script: $!\n";
-        print $fh $text;
-        close $fh or die "cannot write $script: $!\n";
-        push @todo, [ $g, $script, $out ];
-    }
-    my %run;
-    my @failed;
-    my $reap = sub {
-        my ($block) = @_;
-        while (%run) {
-            my $pid = waitpid(-1, $block ? 0 : WNOHANG);
-            last if $pid <= 0;
-            my $job = delete $run{$pid} or next;
-            my ($g, $script, $out) = @$job;
-            if ($? != 0 || !-s "$out.tmp") {
-                my $err = '';
-                if (open my $e, '<', "$script.err") { local $/; $err = <$e> }
-                push @failed, "gnuplot failed for $g->{id} (status $?): " . ($err // '');
-                unlink "$out.tmp";
-            } else {
-                rename "$out.tmp", $out or push @failed, "cannot rename $out.tmp: $!";
+sub new {
+    my ($class, %o) = @_;
+    return bless { %o, jobs => $o{jobs} // 2, serial => 0, run => {}, failed => [], count => 0 }, $class;
+}
+
+# Cells of the thinning grid: finer than the plot area's pixels.
+our ($CELLS_X, $CELLS_Y) = (1800, 1000);
+
+# _thin($g, $s, $ys): write the series' points, one per grid cell, scaled
+# to the axis unit, into a file; points above the cap go to a second file
+# at the cap. Returns (points file, clipped file, kept).
+sub _thin {
+    my ($self, $g, $s, $ys) = @_;
+    my $a = $g->{axes};
+    my ($lx, $ly) = ($a->{logx}, $a->{logy});
+    my ($x0, $x1) = $lx ? (log($a->{xmin}), log($a->{xmax})) : ($a->{xmin}, $a->{xmax});
+    my ($y0, $y1) = $ly ? (log($a->{ylo}), log($a->{yhi})) : ($a->{ylo}, $a->{yhi});
+    my $sx = $CELLS_X / (($x1 - $x0) || 1);
+    my $sy = $CELLS_Y / (($y1 - $y0) || 1);
+    my $cap = $a->{cap} // 9**9**9;
+    my $capv = sprintf '%.9g', $cap / $ys;
+    my ($bits, $cbits) = ('', '');
+    my $pf = "$self->{tmp}/" . $self->{serial}++ . '.pts';
+    my $cf = "$self->{tmp}/" . $self->{serial}++ . '.clip';
+    open my $p, '>', $pf or die "cannot write $pf: $!\n";
+    open my $c, '>', $cf or die "cannot write $cf: $!\n";
+    my $kept = 0;
+    my $CH = 65536 * 8;
+    for my $run (@{ $s->{runs_data} }) {
+        my ($np, $yp) = @$run;
+        for (my $off = 0; $off < length $np; $off += $CH) {
+            my @n = unpack 'd*', substr($np, $off, $CH);
+            my @y = unpack 'd*', substr($yp, $off, $CH);
+            my $out = '';
+            for my $i (0 .. $#n) {
+                my ($n, $y) = ($n[$i], $y[$i]);
+                my $x = $lx ? ($n > 0 ? log($n) : next) : $n;
+                my $cx = int(($x - $x0) * $sx);
+                if ($y > $cap) {
+                    next if vec($cbits, $cx, 1);
+                    vec($cbits, $cx, 1) = 1;
+                    print $c "$n $capv\n";
+                    next;
+                }
+                my $cy = int((($ly ? ($y > 0 ? log($y) : next) : $y) - $y0) * $sy);
+                my $k = $cx * ($CELLS_Y + 1) + $cy;
+                next if vec($bits, $k, 1);
+                vec($bits, $k, 1) = 1;
+                $out .= $n . ' ' . ($y / $ys) . "\n";
+                $kept++;
             }
-            last unless $block;
-            return;
+            print $p $out;
         }
-    };
-    for my $job (@todo) {
-        $reap->(1) while keys %run >= $jobs;
-        my $pid = fork // die "fork: $!\n";
-        if ($pid == 0) {
-            open STDERR, '>', "$job->[1].err";
-            open STDOUT, '>', '/dev/null';
-            exec $o{gnuplot}, $job->[1] or POSIX::_exit(127);
-        }
-        $run{$pid} = $job;
     }
-    $reap->(1) while %run;
-    die join("\n", @failed) . "\n" if @failed;
-    return scalar @todo;
+    close $p or die "cannot write $pf: $!\n";
+    close $c or die "cannot write $cf: $!\n";
+    return ($pf, $cf, $kept);
+}
+
+# prepare($g): thin its points, write its script, start gnuplot on it.
+sub prepare {
+    my ($self, $g) = @_;
+    my ($text, $out) = $self->_script($g);
+    my $script = "$self->{tmp}/" . $self->{serial}++ . '.gp';
+    open my $fh, '>:encoding(UTF-8)', $script or die "cannot write $script: $!\n";
+    print $fh $text;
+    close $fh or die "cannot write $script: $!\n";
+    $g->{png} = "$g->{id}.png";
+    $self->_reap(1) while keys %{ $self->{run} } >= $self->{jobs};
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        open STDERR, '>', "$script.err";
+        open STDOUT, '>', '/dev/null';
+        exec $self->{gnuplot}, $script or POSIX::_exit(127);
+    }
+    $self->{run}{$pid} = [ $g, $script, $out ];
+    $self->{count}++;
+}
+
+sub _reap {
+    my ($self, $block) = @_;
+    while (%{ $self->{run} }) {
+        my $pid = waitpid(-1, $block ? 0 : WNOHANG);
+        return if $pid <= 0;
+        my $job = delete $self->{run}{$pid} or next;
+        my ($g, $script, $out) = @$job;
+        if ($? != 0 || !-s "$out.tmp") {
+            my $err = '';
+            if (open my $e, '<', "$script.err") { local $/; $err = <$e> }
+            push @{ $self->{failed} }, "gnuplot failed for $g->{id} (status $?): $err";
+            unlink "$out.tmp";
+        } else {
+            rename "$out.tmp", $out or push @{ $self->{failed} }, "cannot rename $out.tmp: $!";
+        }
+        return;
+    }
+}
+
+# finish(): wait for every gnuplot; dies naming the graphs that failed.
+sub finish {
+    my ($self) = @_;
+    $self->_reap(1) while %{ $self->{run} };
+    die join("\n", @{ $self->{failed} }) . "\n" if @{ $self->{failed} };
+    return $self->{count};
+}
+
+# stop(): end the gnuplots still running (on a signal)
+sub stop {
+    my ($self) = @_;
+    kill 'TERM', keys %{ $self->{run} };
+    $self->_reap(1) while %{ $self->{run} };
 }
 
 # png_size($path) -> (width, height) or ()

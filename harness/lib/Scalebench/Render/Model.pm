@@ -143,7 +143,11 @@ sub _expand {
     return @g;
 }
 
-# build(tags => [...from Load::tags], families => [...], baseline, include_quick, order, log)
+# build(tags => [...from Load::tags], families => [...], baseline, include_quick, log,
+#       with_data => sub { my ($graph) = @_; ... })
+# with_data is called once per graph with data, while its series still hold
+# their rows ($series->{runs_data}: [ [n_packed, y_packed], ... ]); they are
+# dropped after it, so that only one graph's rows are in memory at a time.
 sub build {
     my (%o) = @_;
     my @tags = @{ $o{tags} };
@@ -174,7 +178,7 @@ sub build {
             }
         }
     }
-    my %loaded;
+    my (%loaded, %bucketed);
     my $load = sub {
         my ($t, $s) = @_;
         my $k = "$t->{tag}\0$s";
@@ -215,8 +219,12 @@ sub build {
                 $ser{stops} = stops_of(map { $_->{end} } @ok);
                 next unless $ser{points};
                 $ser{runs_data} = \@runs;
-                $ser{b} = buckets(\@runs, count => $g->{unit} eq 'count' ? 1 : 0);
-                $ser{v} = verdict($ser{b});
+                # a series in two graphs (fork and fork-static) is bucketed once
+                my $bv = $bucketed{"$t->{tag}\0$s\0$g->{column}"} //= do {
+                    my $b = buckets(\@runs, count => $g->{unit} eq 'count' ? 1 : 0);
+                    [ $b, verdict($b) ];
+                };
+                @ser{qw(b v)} = @$bv;
                 $ser{levels} = _levels(\@runs) if $g->{type} eq 'levels';
                 my @y = sort { $a <=> $b } map { _sample($_->[1], 200000 / @runs) } @runs;
                 @ser{qw(p99 ymax)} = (_pct(\@y, 0.99), $y[-1]);
@@ -238,6 +246,7 @@ sub build {
         my @present = grep { $_->{points} } @series;
         $g->{present} = \@present;
         _axes($g) if @present;
+        $o{with_data}->($g) if $o{with_data} && @present;    # the drawing stage's look at the rows
         delete $_->{runs_data} for @series;
         # the comparison: every compared tag against the baseline, per stem
         $g->{compare} = [];
