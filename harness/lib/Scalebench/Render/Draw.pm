@@ -102,11 +102,11 @@ sub _script {
     }
     # points: per series, thinned to the grid, and its clipped points
     $o .= sprintf "NS = %d\narray SF[NS]\narray CF[NS]\narray SK[NS]\narray SP[NS]\narray SJ[NS]\n", scalar @p;
-    $g->{drawn_points} = 0;
     for my $i (0 .. $#p) {
         my $s = $p[$i];
-        my ($pf, $cf, $kept) = $self->_thin($g, $s, $ys);
-        $g->{drawn_points} += $kept;
+        my $pf = "$self->{tmp}/" . $self->{serial}++ . '.pts';
+        my $cf = "$self->{tmp}/" . $self->{serial}++ . '.clip';
+        push @{ $self->{thin} }, [ $s, $pf, $cf, $ys ];
         my $j = $levels ? $jx{$s} * ($ax->{logx} ? 0.12 : 0.5) : 0;
         $o .= sprintf "SF[%d] = %s; CF[%d] = %s; SK[%d] = %s; SP[%d] = %d; SJ[%d] = %.4f\n",
             $i + 1, gp_str($pf), $i + 1, gp_str($cf), $i + 1, gp_str($s->{colour}), $i + 1, $s->{marker}, $i + 1, $j;
@@ -180,11 +180,11 @@ sub new {
 # Cells of the thinning grid: finer than the plot area's pixels.
 our ($CELLS_X, $CELLS_Y) = (1800, 1000);
 
-# _thin($g, $s, $ys): write the series' points, one per grid cell, scaled
-# to the axis unit, into a file; points above the cap go to a second file
-# at the cap. Returns (points file, clipped file, kept).
+# _thin($g, $s, $pf, $cf, $ys): write the series' points, one per grid cell,
+# scaled to the axis unit, into $pf; points above the cap go to $cf, at the
+# cap. Returns how many points were kept.
 sub _thin {
-    my ($self, $g, $s, $ys) = @_;
+    my ($self, $g, $s, $pf, $cf, $ys) = @_;
     my $a = $g->{axes};
     my ($lx, $ly) = ($a->{logx}, $a->{logy});
     my ($x0, $x1) = $lx ? (log($a->{xmin}), log($a->{xmax})) : ($a->{xmin}, $a->{xmax});
@@ -194,8 +194,6 @@ sub _thin {
     my $cap = $a->{cap} // 9**9**9;
     my $capv = sprintf '%.9g', $cap / $ys;
     my ($bits, $cbits) = ('', '');
-    my $pf = "$self->{tmp}/" . $self->{serial}++ . '.pts';
-    my $cf = "$self->{tmp}/" . $self->{serial}++ . '.clip';
     open my $p, '>', $pf or die "cannot write $pf: $!\n";
     open my $c, '>', $cf or die "cannot write $cf: $!\n";
     my $kept = 0;
@@ -228,13 +226,15 @@ sub _thin {
     }
     close $p or die "cannot write $pf: $!\n";
     close $c or die "cannot write $cf: $!\n";
-    return ($pf, $cf, $kept);
+    return $kept;
 }
 
 # prepare($g): thin its points, write its script, start gnuplot on it.
 sub prepare {
     my ($self, $g) = @_;
+    $self->{thin} = [];
     my ($text, $out) = $self->_script($g);
+    my @thin = @{ $self->{thin} };
     my $script = "$self->{tmp}/" . $self->{serial}++ . '.gp';
     open my $fh, '>:encoding(UTF-8)', $script or die "cannot write $script: $!\n";
     print $fh $text;
@@ -242,9 +242,11 @@ sub prepare {
     $g->{png} = "$g->{id}.png";
     $self->_reap(1) while keys %{ $self->{run} } >= $self->{jobs};
     my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {
+    if ($pid == 0) {    # the child thins the points (it has the rows too), then is gnuplot
         open STDERR, '>', "$script.err";
         open STDOUT, '>', '/dev/null';
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        eval { $self->_thin($g, @$_) for @thin; 1 } or do { print STDERR $@; POSIX::_exit(1) };
         exec $self->{gnuplot}, $script or POSIX::_exit(127);
     }
     $self->{run}{$pid} = [ $g, $script, $out ];

@@ -17,6 +17,7 @@ use utf8;
 use Exporter 'import';
 use Scalebench::Render::Load qw(read_header read_columns glob_re stops_of);
 use Scalebench::Complexity qw(buckets verdict);
+use POSIX ();
 use Scalebench::Compare qw(compare);
 our @EXPORT_OK = qw(build verdicts_json comparison_json tag_order unit_of);
 
@@ -72,6 +73,40 @@ sub _pct {
     my ($s, $p) = @_;
     return undef unless @$s;
     return $s->[ int($p * $#$s + 0.5) ];
+}
+
+# read_columns of several files, up to $jobs at once in child processes
+# that hand back the packed columns through a pipe (Storable).
+sub _read_parallel {
+    my ($paths, $cols, $jobs) = @_;
+    return map { read_columns($_, $cols) } @$paths if $jobs < 2 || @$paths < 2;
+    require Storable;
+    my @out;
+    my @pending = (0 .. $#$paths);
+    my %kids;    # index -> [pid, fh]
+    my $start = sub {
+        my $i = shift @pending;
+        pipe(my $r, my $w) or die "pipe: $!\n";
+        my $pid = fork // die "fork: $!\n";
+        if ($pid == 0) {
+            close $r;
+            $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+            my $ok = eval { Storable::nstore_fd(read_columns($paths->[$i], $cols), $w); close $w; 1 };
+            POSIX::_exit($ok ? 0 : 1);
+        }
+        close $w;
+        $kids{$i} = [ $pid, $r ];
+    };
+    for my $i (0 .. $#$paths) {
+        $start->() while @pending && keys %kids < $jobs;
+        my ($pid, $r) = @{ delete $kids{$i} };
+        my $d = eval { Storable::fd_retrieve($r) };
+        close $r;
+        waitpid $pid, 0;
+        $d = read_columns($paths->[$i], $cols) unless $d && !$?;    # the child failed: read it here
+        push @out, $d;
+    }
+    return @out;
 }
 
 # For a graph whose x takes a few values: per value its median, p10, p90.
@@ -184,8 +219,9 @@ sub build {
         my $k = "$t->{tag}\0$s";
         return $loaded{$k} //= do {
             my @cols = sort keys %{ $want{$k} };
+            my @read = _read_parallel([ map { $_->{path} } @{ $t->{files}{$s} } ], \@cols, $o{jobs} // 2);
             [ map {
-                my $d = read_columns($_->{path}, \@cols);
+                my $d = shift @read;
                 my %f = (%$_, end => $d->{end} // '(no end line: cut short?)', kind => $d->{kind},
                          problems => $d->{problems}, rows => $d->{rows}, cols => $d->{cols},
                          columns => $d->{columns});
