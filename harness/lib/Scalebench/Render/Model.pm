@@ -128,7 +128,7 @@ sub _levels {
 # The graphs of a family: one per stem (or one for all stems: together) and
 # column found in some tag's files.
 sub _expand {
-    my ($fam, $tags, $headers) = @_;
+    my ($fam, $tags, $headers, $log) = @_;
     my @stem_res = map { glob_re($_) } split ' ', $fam->{stems};
     my @excl = map { glob_re($_) } split ' ', ($fam->{exclude} // '');
     my $base = (split ' ', $fam->{stems})[0];
@@ -148,7 +148,11 @@ sub _expand {
         for my $t (@$tags) {
             for my $s (@$grp) {
                 for my $f (@{ $t->{files}{$s} || [] }) {
-                    my $h = $headers->{ $f->{path} } //= read_header($f->{path});
+                    my $h = $headers->{ $f->{path} } //= do {
+                        my $hd = read_header($f->{path});
+                        $log->("$f->{path}: $hd->{problems}[0]") if @{ $hd->{problems} };
+                        $hd;
+                    };
                     my @c = @{ $h->{columns} };
                     for my $c (@c[ 1 .. $#c ]) {
                         push @cols, $c if !$seen{$c}++ && grep { $c =~ glob_re($_) } @colspecs;
@@ -187,6 +191,7 @@ sub build {
     my (%o) = @_;
     my @tags = @{ $o{tags} };
     my $log = $o{log} // sub { };
+    my $warn = $o{warn} // $log;    # unreadable files
     my %tag = map { $_->{tag} => $_ } @tags;
     for my $i (0 .. $#tags) {
         my $t = $tags[$i];
@@ -199,7 +204,7 @@ sub build {
     die "no tag '$base' to compare against (the tags: " . join(' ', map { $_->{tag} } @tags) . ")\n"
         if defined $base && !$tag{$base};
     my %headers;
-    my @graphs = map { _expand($_, \@tags, \%headers) } @{ $o{families} };
+    my @graphs = map { _expand($_, \@tags, \%headers, $warn) } @{ $o{families} };
 
     # Each (tag, stem) is read once, with every column any graph wants of it,
     # and dropped after its last graph.
@@ -225,7 +230,7 @@ sub build {
                 my %f = (%$_, end => $d->{end} // '(no end line: cut short?)', kind => $d->{kind},
                          problems => $d->{problems}, rows => $d->{rows}, cols => $d->{cols},
                          columns => $d->{columns});
-                $log->("$_->{path}: $d->{problems}[0]" . (@{ $d->{problems} } > 1 ? ' (and '
+                $warn->("$_->{path}: $d->{problems}[0]" . (@{ $d->{problems} } > 1 ? ' (and '
                        . (@{ $d->{problems} } - 1) . ' more problems)' : '')) if @{ $d->{problems} };
                 \%f;
             } @{ $t->{files}{$s} } ];
