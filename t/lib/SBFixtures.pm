@@ -178,6 +178,7 @@ sub _write_big {
 # (2: twice as slow). quick: the --quick sizes (about 1/20).
 sub suite_tree {
     my ($dir, %o) = @_;
+    require JSON::PP;
     my $tag = $o{tag};
     my $d = "$dir/$tag";
     my $sp = $o{speed} // 1;
