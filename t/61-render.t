@@ -171,7 +171,7 @@ for my $t (sort keys %$expect) {
     is(scalar(@legends), 3, 'three tags in the summary');
     is(scalar(keys %{ { map { $_ => 1 } @legends } }), 3, 'no label repeats although two tags have the same host and label');
     like($hq, qr/<h2 id="poll-select">.*?n on a log scale/si, 'pollbench (log-spaced n) is drawn on a log x axis');
-    like($hq, qr/<h2 id="herd-wakeups">.*?n on a log scale/si, 'herdbench too');
+    like($hq, qr/<h2 id="herd-accept-wakeups">.*?n on a log scale/si, 'herdbench too');
     unlike($hq, qr/<h2 id="socket">(?:(?!<\/section>).)*n on a log scale/si, 'socketbench (every n) is not');
     like($hq, qr/<h2 id="malloc-threads">.*?bars: 10th–90th percentile at each x/s, 'mallocbench is drawn by T (type: levels)');
     ok(-s "$q/site/malloc-threads.png", 'malloc-threads.png is drawn');
