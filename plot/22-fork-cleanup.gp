@@ -4,6 +4,6 @@
 # exclude: forkbench-static forkbench-static-*
 # columns: cleanup_ns
 # doc: docs/bench/forkbench.md
-# note: read it backwards: at the left many children are still alive.
-set xlabel "n = children still alive"
+# note: n counts the *other* children alive during the kill and waitpid: left few, right many, as in the fork graph (the 2003 study drew it the other way round, by child number).
+set xlabel "n = other children alive during the kill + waitpid"
 set ylabel "kill() + waitpid() latency [ns]"

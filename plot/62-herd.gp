@@ -4,6 +4,7 @@
 # stems: herdbench herdbench-*
 # columns: latency_ns wakeups
 # ylabel.wakeups: waiters woken per event [count]
+# x: log
 # doc: docs/bench/herdbench.md
 set xlabel "n = waiters"
 set ylabel "latency [ns]"

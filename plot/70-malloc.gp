@@ -4,5 +4,8 @@
 # stems: mallocbench mallocbench-*
 # columns: threads_ns processes_ns
 # doc: docs/bench/mallocbench.md
-set xlabel "n = threads or processes running at once"
+# type: levels
+set xlabel "T = threads or processes running at once"
+set xtics 1, 1 nomirror out
+set mxtics 1
 set ylabel "time per operation [ns]"

@@ -1,17 +1,28 @@
 # draw.gp - the one plot command of every scalebench graph. plot/render
-# defines, before loading it:
-#   NS, SF[NS], SC[NS], SK[NS], ST[NS]  the point series: data file, column
-#       number, colour, legend text ("" = no legend entry; one entry per tag)
-#   NM, MF[NM], MK[NM]                  the median lines: file of "n median"
-#       rows per n bucket, colour
+# (Scalebench::Render::Draw) defines, before loading it:
+#   NS, SF[NS], CF[NS], SK[NS], SP[NS], SJ[NS]  per series (tag and stem):
+#       a file of "n y" points (y in axis units, thinned to the picture's
+#       pixels), a file of the points above the y axis (y = its top), colour,
+#       marker (pt), sideways offset (levels graphs: the tags' points side by
+#       side at one x)
+#   NM, MF[NM], MK[NM], MB[NM], MD[NM], MJ[NM]  per tag and stem: a file of
+#       "n median p10 p90" rows (the pooled n buckets, or the x levels), the
+#       line colour, the band colour, the line's dash type, sideways offset
+#   NK, KT[NK], KK[NK], KP[NK], KD[NK]  the legend: one entry per tag and
+#       stem, with its marker and its median line's dash
 #   YS    the divisor that turns the column's unit into the axis unit
-#   YMAX  the top of the y axis in axis units: a value above it is drawn as
-#         a triangle on the top edge, so no point is lost (1e300: no cap)
-# Every row of every run is one point; the median line follows the bucket
-# medians the complexity verdict was computed from.
-v(c) = column(c) / YS
-plot for [i=1:NS] SF[i] using 1:(v(SC[i]) <= YMAX ? v(SC[i]) : NaN) \
-         with points pt 7 ps 0.3 lc rgb SK[i] title ST[i], \
-     for [i=1:NS] SF[i] using 1:(v(SC[i]) > YMAX ? YMAX : NaN) \
-         with points pt 9 ps 0.7 lc rgb SK[i] notitle, \
-     for [i=1:NM] MF[i] using 1:($2 / YS) with lines lw 2.5 lc rgb MK[i] notitle
+#   LEVELS 1: bars for p10-p90 at each x level; 0: a shaded band
+#   LOGX  1: x is on a log scale (offsets are factors, not additions)
+# Every row of every run is a point (drawn once per pixel cell and series);
+# the line follows the bucket medians the growth verdict was computed from,
+# up to the last n.
+jx(x, j) = LOGX ? x * (1 + j) : x + j
+set style fill transparent solid 0.22 noborder
+plot for [i=1:NS] SF[i] using (jx($1, SJ[i])):2 with points pt SP[i] ps 0.45 lc rgb SK[i] notitle, \
+     for [i=1:NS] CF[i] using (jx($1, SJ[i])):2 with points pt 9 ps 0.9 lc rgb SK[i] notitle, \
+     for [i=1:(LEVELS ? 0 : NM)] MF[i] using 1:($3 / YS):($4 / YS) \
+         with filledcurves lc rgb MB[i] notitle, \
+     for [i=1:(LEVELS ? NM : 0)] MF[i] using (jx($1, MJ[i])):($2 / YS):($3 / YS):($4 / YS) \
+         with yerrorbars pt 0 lw 2 lc rgb MK[i] notitle, \
+     for [i=1:NM] MF[i] using (jx($1, MJ[i])):($2 / YS) with lines lw 2.5 dt MD[i] lc rgb MK[i] notitle, \
+     for [i=1:NK] keyentry with linespoints pt KP[i] ps 1.4 lw 2.5 dt KD[i] lc rgb KK[i] title KT[i]

@@ -6,7 +6,7 @@ set termoption noenhanced
 set border 3 lw 1 lc rgb "#444444"
 set tics nomirror out scale 0.6 textcolor rgb "#333333"
 set grid ytics xtics lw 1 lc rgb "#e4e4e4" dt 1
-set key below left Left reverse samplen 1.5 spacing 1.1 maxcols 2
+set key below left Left reverse samplen 2.5 spacing 1.1 maxcols 2 width 2
 set xlabel "n" textcolor rgb "#222222"
 set ylabel textcolor rgb "#222222"
 set title textcolor rgb "#111111" font ",13"

@@ -1,8 +1,11 @@
 #!/usr/bin/env perl
 # plot/render on fixture results for three tags (one stopped at a limit, two
-# missing a benchmark): the graphs exist and are real, the page is sound
-# HTML5 whose every link resolves, the verdicts match the fixtures' known
-# growth, and 1 or 0 tags work too.
+# missing a benchmark, one 300x slower): the graphs exist and are light PNGs,
+# the page is sound HTML5 whose every link resolves, the verdicts match the
+# fixtures' known growth, the comparison against the baseline finds the 300x
+# and states it in comparison.json, the matrix and the per-graph tables; an
+# unchanged tree is not rendered again; quick tags are marked and left out;
+# log-x and levels graphs; 1, 10 or 0 tags work too.
 use strict;
 use warnings;
 use Test::More;
@@ -29,32 +32,18 @@ is($r->{exit}, 0, 'plot/render exits 0') or diag($r->{err});
 like($r->{out}, qr/3 tag\(s\)/, 'it found the three tags');
 my $site = "$dir/site";
 
-# --- the graphs
-my @want = qw(socket socket-log socket-zoom bind fork fork-static fork-cleanup mmap touch);
+# --- the graphs: one light PNG per graph, every point in it
+my @want = qw(socket bind fork fork-static fork-cleanup mmap touch);
 for my $g (@want) {
-    for my $ext (qw(svg png)) {
-        my $f = "$site/$g.$ext";
-        ok(-s $f && -s $f > 10000, "$g.$ext exists and is not trivial (" . (-s $f // 0) . ' bytes)');
-    }
-    my $png = slurp("$site/$g.png");
+    my $f = "$site/$g.png";
+    my $png = slurp($f);
+    ok(length $png > 5000, "$g.png exists and is not trivial (" . length($png) . ' bytes)');
     ok(substr($png, 0, 8) eq "\x89PNG\r\n\x1a\n", "$g.png is a PNG");
     my ($w, $h) = unpack 'NN', substr($png, 16, 8);
     is("${w}x$h", '960x600', "$g.png is 960x600");
-    my $svg = slurp("$site/$g.svg");
-    ok(utf8::decode(my $copy = $svg), "$g.svg is valid UTF-8");
-    like($svg, qr/<svg\b.*<\/svg>\s*\z/s, "$g.svg is a whole SVG document");
-    my $points = () = $svg =~ /<use /g;
-    ok($points > 1000, "$g.svg draws the points ($points marks)");
+    ok(length $png < 300_000, "$g.png is light (" . length($png) . ' bytes)');
 }
-ok(!-e "$site/mmap-zoom.svg", 'no zoomed mmap graph: no tag dwarfs the others there');
-
-my $socket = slurp("$site/socket.svg");
-ok($socket =~ qr/FreeBSD 14\.1-RELEASE beta/, 'legend text from the system record (OS release host)');
-ok($socket =~ qr/NetBSD 10\.0 gamma \(VM\)/, 'a VM is marked in the legend');
-ok($socket =~ qr/freebsd-14\.1-beta stopped: socket\(\): EMFILE \(RLIMIT_NOFILE=1024\), 3 runs/,
-     'the stop at the limit is marked on the graph with its reason');
-ok(slurp("$site/socket-zoom.svg") =~ qr/without NetBSD 10\.0 gamma/, 'the zoomed version leaves out the tag that dwarfs the rest');
-ok(slurp("$site/socket-zoom.svg") !~ qr/NetBSD 10\.0 gamma \(VM\)<\/tspan>/, 'and has no legend entry for it');
+is_deeply([ glob("$site/*.svg") ], [], 'no SVG: the page loads PNGs only');
 
 # --- the verdicts
 my $verdicts = decode_json(slurp("$site/verdicts.json"));
@@ -70,6 +59,24 @@ for my $tag (sort keys %$expect) {
 is($got{'freebsd-14.1-beta'}{'fork-static'}{class}, 'missing', 'beta has no forkbench-static: missing');
 is($got{'netbsd-10.0-gamma'}{mmap}{class}, 'missing', 'gamma has no mmapbench: missing');
 is($got{'freebsd-14.1-beta'}{socket}{stops}[0]{n}, 1019, 'the stop is recorded at n=1019');
+my $fork = $got{'linux-6.1-alpha'}{fork};
+ok($fork->{small}{value} > 0 && $fork->{large}{value} > 3 * $fork->{small}{value},
+   "fork's summary: the level at small n and at large n from the verdict ($fork->{small}{value} -> $fork->{large}{value})");
+ok(abs($fork->{ratio} - $fork->{large}{value} / $fork->{small}{value}) < 1e-9, '... and their ratio');
+
+# --- the comparison
+my $cmp = decode_json(slurp("$site/comparison.json"));
+is($cmp->{baseline}, 'freebsd-14.1-beta', 'the baseline: the first tag by name (no --baseline, no --tags)');
+is_deeply($cmp->{compared}, [qw(linux-6.1-alpha netbsd-10.0-gamma)], 'every other tag is compared with it');
+my %c = map { ("$_->{graph} $_->{stem} $_->{tag}" => $_) } @{ $cmp->{graphs} };
+my $slow = $c{'socket socketbench netbsd-10.0-gamma'};
+my $w = $slow->{ranges}[ $slow->{worst} ];
+ok($w->{ratio} > 200 && $w->{ratio} < 450 && $w->{significant} && $w->{lo} > 200,
+   "gamma's socket() is ~300x the baseline's, significant ($w->{ratio}, $w->{lo}..$w->{hi})");
+my $same = $c{'socket socketbench linux-6.1-alpha'};
+ok(!grep({ $_->{ratio} < 0.8 || $_->{ratio} > 1.25 } @{ $same->{ranges} }), "alpha's socket() is the baseline's (same law)");
+ok(@{ $same->{ranges} } >= 2, scalar(@{ $same->{ranges} }) . ' n ranges over the common range');
+like($c{'mmap mmapbench netbsd-10.0-gamma'}{missing}, qr/no mmapbench/, 'a tag without the benchmark: said so');
 
 # --- the page
 my $html = slurp("$site/index.html");
@@ -89,21 +96,96 @@ for my $l (@links) {
 is_deeply(\@bad, [], 'every link and image is relative and resolves');
 my @dat = grep { /\.dat$/ } @links;
 ok(@dat >= 3 * 3, scalar(@dat) . ' links to raw .dat files');
-for my $g (grep { !/-log$/ } @want) {
-    like($html, qr/<img src="\Q$g\E\.png"[^>]*alt="[^"]+"/, "the page shows $g (PNG fallback, with alt text)");
-    like($html, qr/<source srcset="\Q$g\E\.svg" type="image\/svg\+xml">/, "the page offers $g as SVG");
+for my $g (@want) {
+    like($html, qr/<img src="\Q$g\E\.png" width="960" height="600" alt="[^"]+">/, "the page shows $g (PNG, with alt text)");
 }
+unlike($html, qr/<source|\.svg"/, 'no SVG on the page');
+like($html, qr/<table id="matrix">/, 'the comparison matrix is on the page');
+ok(index($html, 'id="matrix"') < index($html, 'id="systems"'), '... at the top, before the systems');
+my @cells = $html =~ /<td class="cmp ([a-z0-9]+)" data-graph="socket" data-stem="socketbench" data-tag="netbsd-10\.0-gamma" data-which="(worst|best)" data-ratio="([0-9.e+-]+)"/g;
+is(scalar @cells, 6, 'gamma socket: a worst and a best cell');
+is($cells[0], 'slower3', '300x slower, significant: the strongest red');
+ok(abs($cells[2] - $w->{ratio}) / $w->{ratio} < 1e-5, 'the matrix shows comparison.json\'s worst ratio');
+like($html, qr/<table class="compare">.*?netbsd-10\.0-gamma/s, 'a comparison table under the graphs');
 like($html, qr/Question\.<\/strong> Does creating a socket get slower/, 'the socket graph is explained from docs/bench/socketbench.md');
-like($html, qr/No method page yet \(<code>docs\/bench\/forkbench\.md<\/code>/,
-     'a benchmark without a docs page says so') if !-f ROOT() . '/docs/bench/forkbench.md';
-like($html, qr/<td class="missing" colspan="2">missing<\/td>/, 'the summary shows missing benchmarks as missing');
+like($html, qr/<td class="missing" colspan="4">missing<\/td>/, 'the summary shows missing benchmarks as missing');
+like($html, qr/stop 1: freebsd-14\.1-beta stopped: socket\(\): EMFILE \(RLIMIT_NOFILE=1024\)/, 'the stop is named under the graph');
 like($html, qr/run 1: stopped: socket\(\) at n=1019/, 'the stopped runs are listed with their end');
+like($html, qr/y on a log scale/i, 'socket (tags 300x apart) is drawn on a log y axis');
+like($html, qr/points? above [^,]+, up to [^,]+, sit on the top edge as triangles/, 'the clipped outliers are counted');
 for my $t (sort keys %$expect) {
-    like($html, qr/<td class="tag">.*\Q$t\E<\/td><td>(Linux|FreeBSD|NetBSD)<\/td>/, "$t is in the systems table");
+    like($html, qr/<td class="tag"><span class="swatch"[^>]*><\/span>\Q$t\E.*?<\/td><td>[^<]*<\/td><td>(Linux|FreeBSD|NetBSD)<\/td>/,
+         "$t is in the systems table");
 }
 
-# --- one tag, and no tag at all
+# --- unchanged inputs: nothing redone, no system record touched
 {
+    my @st = map { [ (stat $_)[9, 7] ] } "$site/index.html", "$site/socket.png", "$dir/linux-6.1-alpha/system.json";
+    my $sys = slurp("$dir/linux-6.1-alpha/system.json");
+    utime 1_000_000_000, 1_000_000_000, "$site/index.html", "$site/socket.png";    # to see a rewrite
+    my $r2 = run([ $^X, $render, '--results', $dir ], timeout => 300);
+    is($r2->{exit}, 0, 'a second render exits 0');
+    like($r2->{out}, qr/up to date/, 'and says the site is up to date');
+    is((stat "$site/index.html")[9], 1_000_000_000, 'index.html was not rewritten');
+    is((stat "$site/socket.png")[9], 1_000_000_000, 'nor a graph');
+    is(slurp("$dir/linux-6.1-alpha/system.json"), $sys, 'the system record is unchanged');
+    is((stat "$dir/linux-6.1-alpha/system.json")[9], $st[2][0], '... and not rewritten');
+    # a changed input renders again
+    utime time, time + 5, "$dir/linux-6.1-alpha/socketbench.1.dat";
+    my $r3 = run([ $^X, $render, '--results', $dir, '--baseline', 'linux-6.1-alpha' ], timeout => 300);
+    is($r3->{exit}, 0, '--baseline: render exits 0');
+    unlike($r3->{out}, qr/up to date/, 'a changed input (and option) renders again');
+    is(decode_json(slurp("$site/comparison.json"))->{baseline}, 'linux-6.1-alpha', '--baseline sets the baseline');
+    my $rt = run([ $^X, $render, '--results', $dir, '--compare', '--baseline', 'netbsd-10.0-gamma' ], timeout => 300);
+    is($rt->{exit}, 0, '--compare exits 0');
+    like($rt->{out}, qr/^baseline: netbsd-10\.0-gamma/, '--compare prints the table with its baseline');
+    like($rt->{out}, qr/^socket\s+freebsd-14\.1-beta\s+n0-[0-9]+:×0\.00[0-9]+\*/m, '... one line per graph and tag, ratios and marks');
+    my $rn = run([ $^X, $render, '--results', $dir, '--baseline', 'nope' ], timeout => 60);
+    is($rn->{exit}, 1, '--baseline of a tag that is not there: exit 1');
+}
+
+# --- quick tags, labels, levels and log-x graphs, one tag, ten tags, no tag
+{
+    my $q = tempdir('sb-renderq-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    SBFixtures::suite_tree($q, tag => 'linux-a', runs => 3, quick => 1, label => 'same host');
+    SBFixtures::suite_tree($q, tag => 'linux-b', runs => 3, quick => 1, label => 'same host', speed => 2);
+    SBFixtures::suite_tree($q, tag => 'linux-c-quick', runs => 1, quick => 1);
+    # linux-a and linux-b: full size in all but the quick mark
+    for my $t (qw(linux-a linux-b)) {
+        my $j = decode_json(slurp("$q/$t/system.json"));
+        delete $j->{quick};
+        open my $fh, '>', "$q/$t/system.json" or die;
+        print $fh encode_json($j);
+        close $fh;
+    }
+    my $rq = run([ $^X, $render, '--results', $q ], timeout => 600);
+    is($rq->{exit}, 0, 'suite-shaped tree: render exits 0') or diag($rq->{err});
+    my $cq = decode_json(slurp("$q/site/comparison.json"));
+    is_deeply([ $cq->{baseline}, @{ $cq->{compared} } ], [qw(linux-a linux-b)], 'a quick tag is left out of the comparison');
+    is_deeply($cq->{left_out}, ['linux-c-quick'], '... and named as left out');
+    my $hq = slurp("$q/site/index.html");
+    like($hq, qr/linux-c-quick <span class="quick">quick<\/span>/, 'the quick tag is marked');
+    like($hq, qr/Left out as quick[^<]*linux-c-quick/, 'the page says it was left out');
+    like($hq, qr/<td class="tag">.*?linux-a.*?<\/td><td>same host<\/td>/, 'the label from system.json is shown');
+    my @legends = $hq =~ /<th colspan="4"><span class="swatch"[^>]*><\/span>([^<]+)/g;
+    is(scalar(@legends), 3, 'three tags in the summary');
+    is(scalar(keys %{ { map { $_ => 1 } @legends } }), 3, 'no label repeats although two tags have the same host and label');
+    like($hq, qr/<h2 id="poll-select">.*?n on a log scale/si, 'pollbench (log-spaced n) is drawn on a log x axis');
+    like($hq, qr/<h2 id="herd-accept-wakeups">.*?n on a log scale/si, 'herdbench too');
+    unlike($hq, qr/<h2 id="socket">(?:(?!<\/section>).)*n on a log scale/si, 'socketbench (every n) is not');
+    like($hq, qr/<h2 id="malloc-threads">.*?bars: 10th–90th percentile at each x/s, 'mallocbench is drawn by T (type: levels)');
+    ok(-s "$q/site/malloc-threads.png", 'malloc-threads.png is drawn');
+    my $vq = decode_json(slurp("$q/site/verdicts.json"));
+    my ($req) = grep { $_->{graph} eq 'request-poll' && $_->{tag} eq 'linux-b' } @$vq;
+    ok($req && $req->{large}{value} > $req->{small}{value} && $req->{column} eq 'request_ns',
+   "httpbench-poll's request latency: its level at large n above that at small n (" . ($req->{ratio} // '?') . ')');
+    my $rqi = run([ $^X, $render, '--results', $q, '--include-quick', '--quiet' ], timeout => 600);
+    is($rqi->{exit}, 0, '--include-quick: exits 0');
+    is_deeply(decode_json(slurp("$q/site/comparison.json"))->{compared}, [qw(linux-b linux-c-quick)],
+              '--include-quick compares the quick tag too');
+    my $rtags = run([ $^X, $render, '--results', $q, '--tags', 'linux-b,linux-a', '--compare' ], timeout => 600);
+    like($rtags->{out}, qr/^baseline: linux-b/, '--tags: the first tag given is the baseline');
+
     my $one = tempdir('sb-render1-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     make_path("$one/solo");
     copy($_, "$one/solo/") or die for glob "$dir/linux-6.1-alpha/{socketbench,forkbench}.*.dat";
@@ -111,15 +193,15 @@ for my $t (sort keys %$expect) {
     open my $bad, '>', "$one/solo/mmapbench.1.dat" or die;
     print $bad "# scalebench: 1\n# bench: mmapbench\n0 12 1";    # cut short
     close $bad;
-    my $r1 = run([ $^X, $render, '--results', $one, '--quiet' ], timeout => 300);
+    my $r1 = run([ $^X, $render, '--results', $one ], timeout => 300);
     is($r1->{exit}, 0, 'one tag: render exits 0') or diag($r1->{err});
     like($r1->{err}, qr/mmapbench\.1\.dat: /, 'an invalid result file is reported');
-    ok(!-e "$one/site/mmap.svg", '... and not drawn');
-    ok(-s "$one/site/socket.svg" && -s "$one/site/fork.png", 'one tag: graphs drawn');
-    ok(!-e "$one/site/socket-zoom.svg", 'one tag: no zoomed version');
-    ok(!-e "$one/site/mmap.svg", 'one tag: no graph for a benchmark nobody ran');
+    ok(!-e "$one/site/mmap.png", '... and not drawn');
+    ok(-s "$one/site/socket.png" && -s "$one/site/fork.png", 'one tag: graphs drawn');
+    like(slurp("$one/site/index.html"), qr/id="no-comparison">Nothing to compare: only the baseline solo/,
+         'one tag: the page says there is nothing to compare');
 
-    # ten tags: ten colours, ten legend entries, ten columns in the summary
+    # ten tags: ten colours, ten columns in the summary
     my $ten = tempdir('sb-render10-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     for my $i (1 .. 10) {
         my $t = sprintf 'os%02d-1.0-h', $i;
@@ -130,11 +212,11 @@ for my $t (sort keys %$expect) {
     }
     my $r10 = run([ $^X, $render, '--results', $ten, '--quiet' ], timeout => 300);
     is($r10->{exit}, 0, 'ten tags: render exits 0') or diag($r10->{err});
-    my $svg10 = slurp("$ten/site/socket.svg");
-    my @legend = $svg10 =~ />(OS[0-9]+ 1\.0 h[0-9]+)</g;
-    is(scalar(@legend), 10, 'ten tags: ten legend entries');
-    my %colours = map { $_ => 1 } slurp("$ten/site/index.html") =~ /class="swatch" style="background:(#[0-9a-f]{6})"/g;
+    my $h10 = slurp("$ten/site/index.html");
+    my %colours = map { $_ => 1 } $h10 =~ /class="swatch" style="background:(#[0-9a-f]{6})"/g;
     is(scalar(keys %colours), 10, 'ten tags: ten colours');
+    my @m10 = $h10 =~ /data-graph="socket" data-stem="socketbench" data-tag="(os[0-9]+-1\.0-h)" data-which="worst"/g;
+    is(scalar(@m10), 9, 'ten tags: nine compared against the baseline');
 
     my $none = tempdir('sb-render0-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $r0 = run([ $^X, $render, '--results', $none, '--quiet' ], timeout => 60);

@@ -1,8 +1,9 @@
 #!/usr/bin/env perl
 # The rendered page in a real browser: headless Chromium opens it as a file
 # and from a loopback web server; every image must have loaded (read from
-# the page's image state, not guessed from a picture), every link must
-# answer, a screenshot of the whole page is taken, and a graph removed on
+# the page's image state, not guessed from a picture), the comparison matrix
+# must be there and agree with comparison.json, no tag label may repeat,
+# every link must answer, a screenshot of the whole page is taken, and a graph removed on
 # purpose must show up as broken (so this test can fail). Chromium and all
 # its helper processes must be gone afterwards.
 use strict;
@@ -27,7 +28,7 @@ my $r = run([ $^X, ROOT() . '/plot/render', '--results', $dir, '--quiet' ], time
 is($r->{exit}, 0, 'plot/render exits 0') or BAIL_OUT("render failed: $r->{err}");
 my $html = do { open my $fh, '<', "$dir/site/index.html" or die; local $/; <$fh> };
 my @imgs = $html =~ /<img src="([^"]+)"/g;
-ok(@imgs >= 9, scalar(@imgs) . ' images on the page');
+ok(@imgs >= 7, scalar(@imgs) . ' images on the page');
 
 my $b = SBBrowser->start;
 ok($b, 'headless chromium started') or BAIL_OUT('no browser');
@@ -44,8 +45,7 @@ sub check_images {
     is(scalar @$st, scalar @imgs, "$what: the browser sees every image");
     my @broken = grep { !$_->{complete} || !$_->{w} } @$st;
     is_deeply([ map { $_->{src} } @broken ], [], "$what: every graph loaded (complete, naturalWidth > 0)");
-    my @notsvg = grep { $_->{cur} !~ /\.svg$/ } @$st;
-    is(scalar @notsvg, 0, "$what: the browser chose the SVG of every graph");
+    is_deeply([ grep { $_->{cur} !~ /\.png$/ } @$st ], [], "$what: every graph is a PNG (no multi-MB SVG)");
     is_deeply([ grep { "$_->{w}x$_->{h}" ne '960x600' } @$st ], [], "$what: every graph is 960x600");
     return $st;
 }
@@ -53,6 +53,47 @@ sub check_images {
 # --- as a file
 check_images("file://$dir/site/index.html", 'file://');
 is($b->eval('document.title'), 'scalebench: OS scalability results', 'the title');
+
+# the comparison matrix: there, at the top, and what comparison.json says
+my $cmp = JSON::PP::decode_json(do { open my $fh, '<', "$dir/site/comparison.json" or die; local $/; <$fh> });
+my $cells = JSON::PP->new->decode($b->eval('JSON.stringify(Array.from(document.querySelectorAll("#matrix td[data-which]"))'
+    . '.map(td => ({ g: td.dataset.graph, s: td.dataset.stem, t: td.dataset.tag, w: td.dataset.which, '
+    . 'r: parseFloat(td.dataset.ratio), sig: td.dataset.significant, cls: td.className, '
+    . 'bg: getComputedStyle(td).backgroundColor, text: td.textContent })))'));
+ok(@$cells >= 10, scalar(@$cells) . ' cells in the comparison matrix');
+my $top = $b->eval('document.getElementById("matrix").getBoundingClientRect().top < document.getElementById("systems").getBoundingClientRect().top');
+ok($top, 'the matrix comes before the systems table');
+my %json = map { ("$_->{graph} $_->{stem} $_->{tag}" => $_) } grep { $_->{ranges} } @{ $cmp->{graphs} };
+my @wrong;
+for my $c (@$cells) {
+    my $j = $json{"$c->{g} $c->{s} $c->{t}"} or do { push @wrong, "$c->{g} $c->{t}: not in comparison.json"; next };
+    my $r = $j->{ranges}[ $j->{ $c->{w} } ];
+    push @wrong, "$c->{g} $c->{t} $c->{w}: $c->{r} vs $r->{ratio}" if abs($c->{r} - $r->{ratio}) > 1e-5 * $r->{ratio};
+    push @wrong, "$c->{g} $c->{t} $c->{w}: significance" if $c->{sig} != ($r->{significant} ? 1 : 0);
+    push @wrong, "$c->{g} $c->{t} $c->{w}: no '*' on a significant ratio" if $r->{significant} && $c->{text} !~ /\*/;
+}
+is_deeply(\@wrong, [], 'every matrix cell shows comparison.json\'s ratio and significance');
+my ($slow) = grep { $_->{g} eq 'socket' && $_->{t} eq 'netbsd-10.0-gamma' && $_->{w} eq 'worst' } @$cells;
+ok($slow && $slow->{bg} =~ /^rgb\((2[0-9][0-9]), ([0-9]+), ([0-9]+)\)$/ && $1 > $2 + 50,
+   'a 300x slower cell is drawn red (' . ($slow->{bg} // '?') . ')');
+my %pairs = map { ("$_->{g} $_->{s} $_->{t}" => 1) } @$cells;
+is(scalar(keys %pairs), scalar(grep { $_->{ranges} && @{ $_->{ranges} } } @{ $cmp->{graphs} }),
+   'every compared graph and tag of comparison.json has its cells');
+
+# no label repeats: the tags in the systems table, the summary's and the
+# matrix's column heads, and each graph's verdict table
+my $labels = JSON::PP->new->decode($b->eval('JSON.stringify({ '
+    . 'systems: Array.from(document.querySelectorAll("#systems-table td.tag")).map(x => x.textContent), '
+    . 'summary: Array.from(document.querySelectorAll("#summary-table tr:first-child th[colspan]")).map(x => x.textContent), '
+    . 'matrix: Array.from(document.querySelectorAll("#matrix tr:first-child th[colspan]")).map(x => x.textContent), '
+    . 'graphs: Array.from(document.querySelectorAll("table.verdicts")).map(t => Array.from(t.querySelectorAll("td.tag")).map(x => x.textContent)) })'));
+for my $k (qw(systems summary matrix)) {
+    my %n;
+    $n{$_}++ for @{ $labels->{$k} };
+    ok(@{ $labels->{$k} } >= 2 && !grep({ $_ > 1 } values %n), "$k: " . scalar(@{ $labels->{$k} }) . ' labels, none repeated');
+}
+my @rep = grep { my %n; $n{$_}++ for @$_; grep { $_ > 1 } values %n } @{ $labels->{graphs} };
+is_deeply(\@rep, [], 'no label repeats in any graph\'s table (' . scalar(@{ $labels->{graphs} }) . ' tables)');
 my $shot = "$dir/page.png";
 my $size = $b->screenshot($shot);
 ok(-s $shot > 50000, 'a screenshot of the whole page (' . (-s $shot) . ' bytes)');
@@ -73,12 +114,11 @@ ok(@$codes > 20, scalar(@$codes) . ' links fetched by the browser');
 is_deeply([ grep { $_->[1] != 200 } @$codes ], [], 'every link answers 200 from the web server');
 
 # --- a graph gone missing must be seen as broken
-rename "$dir/site/fork.svg", "$dir/site/fork.svg.away" or die;
 rename "$dir/site/fork.png", "$dir/site/fork.png.away" or die;
 $b->open("file://$dir/site/index.html");
 my $st = JSON::PP::decode_json($b->eval($IMAGES));
 is_deeply([ map { $_->{src} } grep { !$_->{complete} || !$_->{w} } @$st ], ['fork.png'],
-          'with fork.svg/png removed exactly that graph shows as broken');
+          'with fork.png removed exactly that graph shows as broken');
 
 $b->stop;
 kill 'TERM', $srv;

@@ -1,0 +1,299 @@
+package Scalebench::Render::Draw;
+# Stage 3 of plot/render: the pictures. For each graph of the model one
+# gnuplot script, by the family's `type:` (plot/README.md):
+#   scatter  every row of every run as a point (read by gnuplot straight
+#            from the .dat files), per tag a shaded p10-p90 band and the
+#            median line over the n buckets up to the last n;
+#   levels   x takes a few values (mallocbench's T): per tag and value the
+#            points spread a little sideways, a p10-p90 bar and the median
+#            joined across the values.
+# One PNG per graph (gnuplot's gd terminal). The points are thinned to the
+# picture's pixels first: a point that lands on a pixel cell where the same
+# series already has a point is not written again, so a graph of 5 million
+# rows costs gnuplot what one of a few hundred thousand does and looks the
+# same; the raw rows stay in the .dat files the page links. Up to `jobs`
+# gnuplots run at once, while the model goes on with the next graph.
+#
+#   my $d = Scalebench::Render::Draw->new(site => DIR, plot_dir => DIR,
+#            gnuplot => 'gnuplot', tmp => DIR, jobs => 2);
+#   $d->prepare($graph);   # while $series->{runs_data} holds the rows
+#   $d->finish;            # waits for every gnuplot; dies if one failed
+use strict;
+use warnings;
+use utf8;
+use Exporter 'import';
+use POSIX qw(WNOHANG);
+our @EXPORT_OK = qw(gnuplot_ok png_size);
+
+our $WIDTH = 960;
+our $HEIGHT = 600;
+
+sub gp_str {
+    my ($s) = @_;
+    $s =~ s/\\/\\\\/g;
+    $s =~ s/"/\\"/g;
+    $s =~ s/\n/ /g;
+    return qq("$s");
+}
+
+sub gnuplot_ok {
+    my ($gp) = @_;
+    my $v = `$gp --version 2>/dev/null`;
+    return ($v // '') =~ /gnuplot/;
+}
+
+sub darken {
+    my ($hex, $f) = @_;
+    my @c = map { hex } $hex =~ /^#(..)(..)(..)$/;
+    return sprintf '#%02x%02x%02x', map { $_ * ($f // 0.6) } @c;
+}
+
+sub _q { my ($s) = @_; $s =~ s/'/'\\''/g; return "'$s'" }
+
+# The axis unit: ns, µs or ms, whichever reads best at the top.
+sub _scale {
+    my ($g) = @_;
+    return (1, $g->{unit}) unless $g->{unit} eq 'ns';
+    my $top = $g->{axes}{logy} ? $g->{axes}{yhi} / 10 : $g->{axes}{yhi};
+    return $top >= 1e7 ? (1e6, 'ms') : $top >= 1e4 ? (1e3, 'µs') : (1, 'ns');
+}
+
+# script($g, ...) -> gnuplot text for one graph
+sub _script {
+    my ($self, $g) = @_;
+    my %o = %$self;
+    my $tmp = $o{tmp};
+    my $ax = $g->{axes};
+    my ($ys, $un) = _scale($g);
+    $g->{yunit} = $un;
+    my $fam = $g->{fam};
+    my $o = '';
+    $o .= "load " . gp_str("$o{plot_dir}/style.gp") . "\n";
+    $o .= "load " . gp_str($fam->{script}) . "\n";
+    $o .= "set title " . gp_str($g->{title}) . "\n";
+    my $ylabel = $fam->{"ylabel.$g->{column}"} // $fam->{ylabel} // "$g->{column} [ns]";
+    $ylabel =~ s/\[ns\]/[$un]/;
+    $ylabel .= ' (log scale)' if $ax->{logy};
+    $o .= "set ylabel " . gp_str($ylabel) . "\n";
+    $o .= "YS = $ys\n";
+    if ($ax->{logy}) {
+        $o .= sprintf "set logscale y\nset yrange [%.17g:%.17g]\nset format y \"%%g\"\nYMAX = 1e300\n",
+            $ax->{ylo} / $ys, $ax->{yhi} / $ys;
+    } else {
+        $o .= sprintf "set yrange [0:%.17g]\nset format y \"%%g\"\nYMAX = %.17g\n", $ax->{yhi} / $ys,
+            $ax->{cap} ? $ax->{cap} / $ys : 1e300;
+    }
+    if ($ax->{logx}) {
+        $o .= sprintf "set logscale x\nset xrange [%.17g:%.17g]\nset format x \"%%g\"\n", $ax->{xmin}, $ax->{xmax};
+        my $xl = $fam->{xlabel} // 'n';
+        $o .= "set xlabel " . gp_str("$xl (log scale)") . "\n";
+    } else {
+        $o .= sprintf "set xrange [0:%.17g]\n", $ax->{xmax};
+    }
+    $o .= "set offsets 0, 0, 0, 0\n";
+    my @p = @{ $g->{present} };
+    my $levels = $g->{type} eq 'levels';
+    # sideways spread of a tag's points at one level: a fraction of the gap
+    my $k = 0;
+    my %jx;
+    for my $s (@p) {
+        my $slot = @p > 1 ? ($k++ / (@p - 1) - 0.5) : 0;
+        $jx{$s} = $slot;
+    }
+    # points: per series, thinned to the grid, and its clipped points
+    $o .= sprintf "NS = %d\narray SF[NS]\narray CF[NS]\narray SK[NS]\narray SP[NS]\narray SJ[NS]\n", scalar @p;
+    for my $i (0 .. $#p) {
+        my $s = $p[$i];
+        my $pf = "$self->{tmp}/" . $self->{serial}++ . '.pts';
+        my $cf = "$self->{tmp}/" . $self->{serial}++ . '.clip';
+        push @{ $self->{thin} }, [ $s, $pf, $cf, $ys ];
+        my $j = $levels ? $jx{$s} * ($ax->{logx} ? 0.12 : 0.5) : 0;
+        $o .= sprintf "SF[%d] = %s; CF[%d] = %s; SK[%d] = %s; SP[%d] = %d; SJ[%d] = %.4f\n",
+            $i + 1, gp_str($pf), $i + 1, gp_str($cf), $i + 1, gp_str($s->{colour}), $i + 1, $s->{marker}, $i + 1, $j;
+    }
+    # bands and median lines from the pooled buckets (levels: per value)
+    my @lines;
+    for my $s (@p) {
+        my $rows = $levels ? $s->{levels} : $s->{b}{pooled};
+        next unless $rows && @$rows;
+        my $file = "$tmp/" . $self->{serial}++ . '.band';
+        open my $fh, '>', $file or die "cannot write $file: $!\n";
+        my @r = map { [ $levels ? $_->{n} : $_->{n_mid}, $_->{median}, $_->{p10} // $_->{median}, $_->{p90} // $_->{median} ] } @$rows;
+        # the line reaches the last n (and starts at the first)
+        if (!$levels) {
+            unshift @r, [ $rows->[0]{n_lo}, @{ $r[0] }[ 1 .. 3 ] ] if $rows->[0]{n_lo} < $r[0][0];
+            push @r, [ $rows->[-1]{n_hi}, @{ $r[-1] }[ 1 .. 3 ] ] if $rows->[-1]{n_hi} > $r[-1][0];
+        }
+        @r = grep { $_->[0] > 0 } @r if $ax->{logx};
+        printf $fh "%.17g %.17g %.17g %.17g\n", @$_ for @r;
+        close $fh or die "cannot write $file: $!\n";
+        push @lines, [ $file, $s ];
+    }
+    $o .= sprintf "NM = %d\narray MF[%d]\narray MK[%d]\narray MB[%d]\narray MD[%d]\narray MJ[%d]\n",
+        scalar @lines, (@lines || 1) x 5;
+    $o .= "MF[1] = \"/dev/null\"; MK[1] = \"#000000\"; MB[1] = \"#000000\"; MD[1] = 1; MJ[1] = 0\n" unless @lines;
+    for my $i (0 .. $#lines) {
+        my ($f, $s) = @{ $lines[$i] };
+        my $j = $levels ? $jx{$s} * ($ax->{logx} ? 0.12 : 0.5) : 0;
+        $o .= sprintf "MF[%d] = %s; MK[%d] = %s; MB[%d] = %s; MD[%d] = %d; MJ[%d] = %.4f\n", $i + 1, gp_str($f),
+            $i + 1, gp_str(darken($s->{colour})), $i + 1, gp_str($s->{colour}), $i + 1, $s->{dash}, $i + 1, $j;
+    }
+    # the legend: one entry per tag and stem, marker and median line's dash
+    $o .= sprintf "NK = %d\narray KT[%d]\narray KK[%d]\narray KP[%d]\narray KD[%d]\n", scalar @p, (@p || 1) x 4;
+    for my $i (0 .. $#p) {
+        $o .= sprintf "KT[%d] = %s; KK[%d] = %s; KP[%d] = %d; KD[%d] = %d\n", $i + 1, gp_str($p[$i]{label}),
+            $i + 1, gp_str($p[$i]{colour}), $i + 1, $p[$i]{marker}, $i + 1, $p[$i]{dash};
+    }
+    # room under the x label for the legend's rows (two entries a row)
+    $o .= "set bmargin " . (4 + int((@p + 1) / 2) * 1.3) . "\n";
+    # stops: a dashed line at n, its label in the top margin (off the data)
+    my $an = 0;
+    my %at;
+    for my $s (@p) {
+        for my $st (@{ $s->{stops} || [] }) {
+            $an++;
+            my $row = $at{ $st->{n} }++;
+            $o .= "set arrow $an from $st->{n}, graph 0 to $st->{n}, graph 1 nohead dt 2 lw 1.5 lc rgb "
+                . gp_str($s->{colour}) . " front\n";
+            $o .= "set label $an " . gp_str("stop $an") . " at $st->{n}, graph 1 offset 0," . (1.1 + 1.1 * $row)
+                . " center font \",8\" textcolor rgb " . gp_str(darken($s->{colour})) . " front\n";
+            $st->{mark} = "stop $an";
+        }
+    }
+    if ($an) {
+        my ($rows) = sort { $b <=> $a } values %at;
+        $o .= "set tmargin " . (3 + $rows) . "\n";
+    }
+    $o .= "LEVELS = " . ($levels ? 1 : 0) . "\nLOGX = " . ($ax->{logx} ? 1 : 0) . "\n";
+    my $out = "$o{site}/$g->{id}.png";
+    $o .= "set terminal png truecolor size $WIDTH,$HEIGHT font \"DejaVuSans,9\" background rgb \"white\"\n";
+    $o .= "set output " . gp_str("$out.tmp") . "\n";
+    $o .= "load " . gp_str("$o{plot_dir}/draw.gp") . "\nset output\n";
+    return ($o, $out);
+}
+
+sub new {
+    my ($class, %o) = @_;
+    return bless { %o, jobs => $o{jobs} // 2, serial => 0, run => {}, failed => [], count => 0 }, $class;
+}
+
+# Cells of the thinning grid: finer than the plot area's pixels.
+our ($CELLS_X, $CELLS_Y) = (1800, 1000);
+
+# _thin($g, $s, $pf, $cf, $ys): write the series' points, one per grid cell,
+# scaled to the axis unit, into $pf; points above the cap go to $cf, at the
+# cap. Returns how many points were kept.
+sub _thin {
+    my ($self, $g, $s, $pf, $cf, $ys) = @_;
+    my $a = $g->{axes};
+    my ($lx, $ly) = ($a->{logx}, $a->{logy});
+    my ($x0, $x1) = $lx ? (log($a->{xmin}), log($a->{xmax})) : ($a->{xmin}, $a->{xmax});
+    my ($y0, $y1) = $ly ? (log($a->{ylo}), log($a->{yhi})) : ($a->{ylo}, $a->{yhi});
+    my $sx = $CELLS_X / (($x1 - $x0) || 1);
+    my $sy = $CELLS_Y / (($y1 - $y0) || 1);
+    my $cap = $a->{cap} // 9**9**9;
+    my $capv = sprintf '%.9g', $cap / $ys;
+    my ($bits, $cbits) = ('', '');
+    open my $p, '>', $pf or die "cannot write $pf: $!\n";
+    open my $c, '>', $cf or die "cannot write $cf: $!\n";
+    my $kept = 0;
+    my $CH = 65536 * 8;
+    for my $run (@{ $s->{runs_data} }) {
+        my ($np, $yp) = @$run;
+        for (my $off = 0; $off < length $np; $off += $CH) {
+            my @n = unpack 'd*', substr($np, $off, $CH);
+            my @y = unpack 'd*', substr($yp, $off, $CH);
+            my $out = '';
+            for my $i (0 .. $#n) {
+                my ($n, $y) = ($n[$i], $y[$i]);
+                my $x = $lx ? ($n > 0 ? log($n) : next) : $n;
+                my $cx = int(($x - $x0) * $sx);
+                if ($y > $cap) {
+                    next if vec($cbits, $cx, 1);
+                    vec($cbits, $cx, 1) = 1;
+                    print $c "$n $capv\n";
+                    next;
+                }
+                my $cy = int((($ly ? ($y > 0 ? log($y) : next) : $y) - $y0) * $sy);
+                my $k = $cx * ($CELLS_Y + 1) + $cy;
+                next if vec($bits, $k, 1);
+                vec($bits, $k, 1) = 1;
+                $out .= $n . ' ' . ($y / $ys) . "\n";
+                $kept++;
+            }
+            print $p $out;
+        }
+    }
+    close $p or die "cannot write $pf: $!\n";
+    close $c or die "cannot write $cf: $!\n";
+    return $kept;
+}
+
+# prepare($g): thin its points, write its script, start gnuplot on it.
+sub prepare {
+    my ($self, $g) = @_;
+    $self->{thin} = [];
+    my ($text, $out) = $self->_script($g);
+    my @thin = @{ $self->{thin} };
+    my $script = "$self->{tmp}/" . $self->{serial}++ . '.gp';
+    open my $fh, '>:encoding(UTF-8)', $script or die "cannot write $script: $!\n";
+    print $fh $text;
+    close $fh or die "cannot write $script: $!\n";
+    $g->{png} = "$g->{id}.png";
+    $self->_reap(1) while keys %{ $self->{run} } >= $self->{jobs};
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {    # the child thins the points (it has the rows too), then is gnuplot
+        open STDERR, '>', "$script.err";
+        open STDOUT, '>', '/dev/null';
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        eval { $self->_thin($g, @$_) for @thin; 1 } or do { print STDERR $@; POSIX::_exit(1) };
+        exec $self->{gnuplot}, $script or POSIX::_exit(127);
+    }
+    $self->{run}{$pid} = [ $g, $script, $out ];
+    $self->{count}++;
+}
+
+sub _reap {
+    my ($self, $block) = @_;
+    while (%{ $self->{run} }) {
+        my $pid = waitpid(-1, $block ? 0 : WNOHANG);
+        return if $pid <= 0;
+        my $job = delete $self->{run}{$pid} or next;
+        my ($g, $script, $out) = @$job;
+        if ($? != 0 || !-s "$out.tmp") {
+            my $err = '';
+            if (open my $e, '<', "$script.err") { local $/; $err = <$e> }
+            push @{ $self->{failed} }, "gnuplot failed for $g->{id} (status $?): $err";
+            unlink "$out.tmp";
+        } else {
+            rename "$out.tmp", $out or push @{ $self->{failed} }, "cannot rename $out.tmp: $!";
+        }
+        return;
+    }
+}
+
+# finish(): wait for every gnuplot; dies naming the graphs that failed.
+sub finish {
+    my ($self) = @_;
+    $self->_reap(1) while %{ $self->{run} };
+    die join("\n", @{ $self->{failed} }) . "\n" if @{ $self->{failed} };
+    return $self->{count};
+}
+
+# stop(): end the gnuplots still running (on a signal)
+sub stop {
+    my ($self) = @_;
+    kill 'TERM', keys %{ $self->{run} };
+    $self->_reap(1) while %{ $self->{run} };
+}
+
+# png_size($path) -> (width, height) or ()
+sub png_size {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or return;
+    read $fh, my $head, 24;
+    return unless length $head == 24 && substr($head, 0, 8) eq "\x89PNG\r\n\x1a\n";
+    return unpack 'NN', substr($head, 16, 8);
+}
+
+1;
