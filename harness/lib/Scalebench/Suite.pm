@@ -288,7 +288,7 @@ sub suite {
             needs => ["httpd:$be"], timeout => 900,
             uses => { ports => 10000 }, quick_uses => { ports => 300 },
             title => "connect() and HTTP request latency, httpd on $be",
-            main_column => 'connect_ns',
+            main_column => 'request_ns',
             columns => 'n connect_ns sample_connect_ns request_ns' };
     }
 
