@@ -11,7 +11,7 @@
 #   - a wrong port, a refused key, and a host whose PATH has no make: each
 #     one clear line, while the others go on.
 # The exit status is the number of hosts that failed. Afterwards: no remote
-# scratch, no session left, the sshd stopped.
+# scratch, no temporary file here, no session left, the sshd stopped.
 use strict;
 use warnings;
 use FindBin;
@@ -29,6 +29,8 @@ my $remote = ROOT() . '/harness/remote';
 my $rdir = "$tmp/remote";
 my $res = "$tmp/results";
 mkdir $rdir or die;
+my $ltmp = "$tmp/localtmp";    # harness/remote's own temporary files go here
+mkdir $ltmp or die;
 
 sub files_in { opendir my $d, $_[0] or return (); return sort grep { !/^\.\.?$/ } readdir $d }
 sub slurp { open my $f, '<', $_[0] or return ''; local $/; return scalar <$f> }
@@ -52,7 +54,7 @@ my $dropped = 0;
 my $r = run([ $remote, @ssh, '-j', 4, '--retries', 3, '--retry-wait', 1, '--remote-dir', $rdir,
               '--results', $res, '--quick', '--only', 'socketbench,fdbench', '--tag', 'good,port,key,make',
               $good, $badport, "$user\@refused.test", "$user\@nomake.test" ],
-    timeout => 900, shell => "exec >'$tmp/out'",
+    timeout => 900, shell => "TMPDIR='$ltmp'; export TMPDIR; exec >'$tmp/out'",
     during => sub {    # once the good host's harness has filed its first run: drop its connection
         my $out = slurp("$tmp/out");
         return 0 unless $out =~ /^\Q$good\E: \[ ?1\/\d+\] /m;
@@ -94,6 +96,7 @@ ok(!-e "$res/$_", "nothing filed for the failed host's tag '$_'") for qw(port ke
 
 # nothing left behind
 is_deeply([ files_in($rdir) ], [], 'the remote scratch folders are removed (the good and the no-make host)');
+is_deeply([ files_in($ltmp) ], [], 'no temporary file of harness/remote is left here');
 my @left = $sshd->sessions;
 for (1 .. 100) { last unless @left; select(undef, undef, undef, 0.1); @left = $sshd->sessions }
 is_deeply(\@left, [], 'no ssh session is left');
