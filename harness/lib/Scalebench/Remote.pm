@@ -20,6 +20,7 @@ use File::Temp qw(tempfile);
 use Digest::SHA;
 use Time::HiRes qw(time sleep);
 use Scalebench::Bundle qw(tar_entry tar_end);
+use Scalebench::Cleanup qw(io_error);
 
 our @EXPORT_OK = qw(parse_host ssh_error source_files source_tar agent hex_args);
 
@@ -97,7 +98,7 @@ sub source_tar {
         $sha->add(sprintf("%s\0%o\0%d\0", $name, $mode, length $data), $data);
     };
     for my $f (@$files) {
-        open my $fh, '<:raw', "$root/$f" or die "cannot read $root/$f: $!\n";
+        open my $fh, '<:raw', "$root/$f" or die io_error('read', "$root/$f") . "\n";
         local $/;
         my $data = <$fh> // '';
         my @st = stat "$root/$f";
