@@ -30,7 +30,7 @@ use File::Path qw(remove_tree);
 use File::Spec;
 use Time::HiRes qw(time sleep);
 use Scalebench::Result qw(parse_file validate end_kind);
-our @EXPORT_OK = qw(write_atomic io_error errno_name pid_alive);
+our @EXPORT_OK = qw(write_atomic io_error errno_name pid_alive kill_group);
 
 # errno_name() -> "ENOSPC" for the current $!, or '' when unknown
 sub errno_name {
@@ -128,6 +128,8 @@ sub sysctl {
     return $err;
 }
 
+# kill_group(PG, GRACE): SIGTERM to process group PG, SIGKILL after GRACE
+# seconds (default 3) if anything of it is still there.
 sub kill_group {
     my ($pg, $grace) = @_;
     return unless group_alive($pg);

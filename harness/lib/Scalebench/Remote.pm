@@ -20,7 +20,7 @@ use File::Temp qw(tempfile);
 use Digest::SHA;
 use Time::HiRes qw(time sleep);
 use Scalebench::Bundle qw(tar_entry tar_end);
-use Scalebench::Cleanup qw(io_error);
+use Scalebench::Cleanup qw(io_error kill_group);
 
 our @EXPORT_OK = qw(parse_host ssh_error source_files source_tar agent hex_args);
 
@@ -135,10 +135,7 @@ sub agent {
         if ($old =~ /^(\d+)/ && $1 > 1 && kill 0, -$1) {
             my $pg = $1;
             print "the earlier remote run (process group $pg, from a dropped connection) is stopped first\n";
-            kill 'TERM', -$pg;
-            my $end = time + 60;
-            sleep 0.1 while kill(0, -$pg) && time < $end;
-            kill 'KILL', -$pg;
+            kill_group($pg, 60);
         }
     }
     $SIG{PIPE} = 'IGNORE';
