@@ -90,8 +90,6 @@ sub new {
     return $self;
 }
 
-sub state_file { return $_[0]{state} }
-
 # Rewrites the state file; -> undef or the error.
 sub save {
     my ($self) = @_;
@@ -114,7 +112,6 @@ sub ungroup { my ($s, $pg) = @_; delete $s->{groups}{$pg}; $s->save; }
 sub file    { my ($s, $f, %o) = @_; $s->{files}{$f} = $o{keep_as}; $s->save; }
 sub unfile  { my ($s, $f) = @_; delete $s->{files}{$f}; $s->save; }
 sub dir     { my ($s, $d) = @_; push @{ $s->{dirs} }, $d; $s->save; }
-sub undir   { my ($s, $d) = @_; $s->{dirs} = [ grep { $_ ne $d } @{ $s->{dirs} } ]; $s->save; }
 
 # sysctl(name => N, old => V, root => R): records the original value before
 # it is changed; -> undef when it is safely recorded, else the error (the
