@@ -125,6 +125,13 @@ sub sysctl {
     return $err;
 }
 
+# unsysctl(NAME): NAME was not changed after all (its write failed).
+sub unsysctl {
+    my ($s, $name) = @_;
+    $s->{sysctls} = [ grep { $_->{name} ne $name } @{ $s->{sysctls} } ];
+    return $s->save;
+}
+
 # kill_group(PG, GRACE): SIGTERM to process group PG, SIGKILL after GRACE
 # seconds (default 3) if anything of it is still there.
 sub kill_group {

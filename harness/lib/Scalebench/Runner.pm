@@ -22,10 +22,10 @@ use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use Scalebench::Suite qw(suite data select_suite load_suite_file fill_args preparation parse_need
-    program_path tunables limit_sysctls);
+    program_path tunables);
 use Scalebench::Result qw(parse_file parse_text validate end_kind);
 use Scalebench::System qw(collect write_record default_tag sysctl_read sysctl_write rlimit proc_sys
-    port_range read_record capture);
+    port_range read_record capture limit_value);
 use Scalebench::Cleanup qw(write_atomic io_error);
 our @EXPORT_OK = qw(make_plan options);
 our $OWNER;    # the pid that set up the cleanup (not a forked child)
@@ -431,8 +431,7 @@ sub tune {
         $err = sysctl_write($t->{name}, $t->{want}, $root);
         if (defined $err) {
             $self->note("--tune: cannot raise $t->{name} from '$old' to '$t->{want}': $err");
-            pop @{ $self->{cleanup}{sysctls} };
-            $self->{cleanup}->save;
+            $self->{cleanup}->unsysctl($t->{name});    # unchanged: nothing to restore
         } else {
             $self->say_("--tune: $t->{name} = $t->{want} (was $old; restored at the end)");
             $self->log("--tune: $t->{name} = $t->{want} (was $old)");
@@ -467,8 +466,7 @@ sub limit_warnings {
             push @warn, "RLIMIT_NPROC hard limit $ph < " . ($n + 500) . ": $id will stop at EAGAIN"
                 if defined $ph && $ph ne 'unlimited' && $ph < $n + 500;
         }
-        my $names = limit_sysctls()->{pid_max};
-        my $pid_max = defined $names ? sysctl_read(ref $names ? @$names : $names) : undef;
+        my $pid_max = limit_value('pid_max');
         push @warn, "pid_max/maxproc $pid_max is close to the $n processes $id keeps alive (--tune raises it)"
             if defined $pid_max && $pid_max =~ /^\d+$/ && $pid_max < 2 * $n + 1000;
     }
@@ -480,8 +478,7 @@ sub limit_warnings {
     }
     if (my $m = $max{mappings}) {
         my ($n, $id) = @$m;
-        my $name = limit_sysctls()->{max_map_count};
-        my $mmc = defined $name ? sysctl_read(ref $name ? @$name : $name) : undef;
+        my ($mmc, $name) = limit_value('max_map_count');
         push @warn, "$name $mmc < " . ($n + 1000) . ": $id will stop at ENOMEM (--tune raises it)"
             if defined $mmc && $mmc =~ /^\d+$/ && $mmc < $n + 1000;
     }

@@ -9,9 +9,9 @@ use Exporter 'import';
 use POSIX qw(uname strftime);
 use JSON::PP;
 use Scalebench::Suite qw(limit_sysctls);
-use Scalebench::Cleanup qw(write_atomic);
+use Scalebench::Cleanup qw(write_atomic io_error);
 our @EXPORT_OK = qw(collect write_record default_tag safe_tag sysctl_read
-    sysctl_write rlimit sysctl_name proc_sys port_range read_record capture revision);
+    sysctl_write rlimit sysctl_name proc_sys port_range read_record capture revision limit_value);
 
 sub _slurp {
     my ($f) = @_;
@@ -68,9 +68,9 @@ sub sysctl_write {
     if ($^O eq 'linux') {
         (my $p = $name) =~ s{\.}{/}g;
         my $f = ($root // proc_sys()) . "/$p";
-        open my $fh, '>', $f or return "$f: $!";
-        print $fh "$value\n" or return "$f: $!";
-        close $fh or return "$f: $!";
+        open my $fh, '>', $f or return io_error('open', $f);
+        print $fh "$value\n" or return io_error('write', $f);
+        close $fh or return io_error('write', $f);
         return undef;
     }
     my $pid = fork // return "fork: $!";
@@ -238,11 +238,17 @@ sub revision {
     return $rev;
 }
 
-# The limits in force, by the names Scalebench::Suite's per-OS table gives.
-sub _limit {
+# limit_value(WHAT) -> the value of a limit in force (pid_max,
+# max_map_count, ...) by the names Scalebench::Suite's per-OS table gives;
+# in list context (value, the sysctl it was read from). () when unknown.
+sub limit_value {
     my ($what) = @_;
-    my $n = limit_sysctls()->{$what} // return undef;
-    return sysctl_read(ref $n ? @$n : $n);
+    my $n = limit_sysctls()->{$what} // return;
+    for my $name (ref $n ? @$n : $n) {
+        my $v = sysctl_read($name);
+        return wantarray ? ($v, $name) : $v if defined $v;
+    }
+    return;
 }
 
 # The ephemeral port range "LO HI" (one sysctl, or a first and a last).
@@ -293,7 +299,7 @@ sub collect {
               : sysctl_read('kern.timecounter.hardware') ],
         [ rlimit_nofile => @nofile ? "soft $nofile[0], hard $nofile[1]" : undef ],
         [ rlimit_nproc => @nproc ? "soft $nproc[0], hard $nproc[1]" : undef ],
-        (map { [ $_ => _limit($_) ] } qw(pid_max max_map_count somaxconn file_max files_per_proc_max)),
+        (map { [ $_ => scalar limit_value($_) ] } qw(pid_max max_map_count somaxconn file_max files_per_proc_max)),
         [ port_range => port_range() ],
         [ aslr => _aslr() ],
         [ virtualized => _virt() ],
