@@ -19,7 +19,7 @@ use POSIX qw(strftime);
 use IO::Compress::Gzip qw($GzipError);
 use IO::Uncompress::Gunzip qw($GunzipError);
 use Scalebench::Result qw(parse_text validate);
-use Scalebench::Cleanup qw(io_error);
+use Scalebench::Cleanup qw(io_error pid_alive);
 
 our @EXPORT_OK = qw(tar_header tar_entry tar_end tar_read tag_files tag_ok
                     export_tag read_bundle install_bundle same_tag);
@@ -308,8 +308,18 @@ sub install_bundle {
         $replace = 1;
     }
     make_path($results) unless -d $results;
+    # what an import killed outright left: its folders, by the pid in their name
+    if (opendir my $rd, $results) {
+        for my $e (readdir $rd) {
+            my ($kind, $t, $pid) = $e =~ /^\.(import|replaced)-([a-z0-9._-]+)\.(\d+)\z/ or next;
+            next unless $pid == $$ || !pid_alive($pid);
+            # killed between its two renames: the old folder goes back
+            next if $kind eq 'replaced' && !-e "$results/$t" && rename("$results/$e", "$results/$t");
+            remove_tree("$results/$e");
+        }
+        closedir $rd;
+    }
     my $tmp = "$results/.import-$tag.$$";
-    remove_tree($tmp) if -d $tmp;
     mkdir $tmp or die io_error('create', $tmp) . "\n";
     my $err;
     for my $n (sort keys %{ $b->{files} }) {
