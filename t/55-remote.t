@@ -23,7 +23,14 @@ use JSON::PP;
 use Test::More;
 
 my $tmp = tempdir('sbremote-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $had_ssh_dir = -e "$ENV{HOME}/.ssh";
+# ~/.ssh as it is before: each file's name, size and mtime (or that there is none)
+sub ssh_dir_state {
+    my $d = "$ENV{HOME}/.ssh";
+    return 'none' unless -e $d;
+    opendir my $dh, $d or return 'unreadable';
+    return join "\n", map { my @st = lstat "$d/$_"; "$_ $st[7] $st[9]" } sort grep { !/^\.\.?$/ } readdir $dh;
+}
+my $ssh_dir_before = ssh_dir_state();
 my $sshd = TestSSHD->start($tmp) or plan skip_all => $TestSSHD::WHY;
 my $remote = ROOT() . '/harness/remote';
 my $rdir = "$tmp/remote";
@@ -101,7 +108,7 @@ my @left = $sshd->sessions;
 for (1 .. 100) { last unless @left; select(undef, undef, undef, 0.1); @left = $sshd->sessions }
 is_deeply(\@left, [], 'no ssh session is left');
 $sshd->stop;
-ok(!$had_ssh_dir ? !-e "$ENV{HOME}/.ssh" : 1, 'nothing was written to ~/.ssh');
+is(ssh_dir_state(), $ssh_dir_before, 'nothing was written to ~/.ssh');
 
 # usage
 is(run([ $remote ])->{exit}, 2, 'no host: exit 2');
