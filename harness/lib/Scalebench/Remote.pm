@@ -22,7 +22,7 @@ use Time::HiRes qw(time sleep);
 use Scalebench::Bundle qw(tar_entry tar_end);
 use Scalebench::Cleanup qw(io_error kill_group);
 
-our @EXPORT_OK = qw(parse_host ssh_error source_files source_tar agent hex_args);
+our @EXPORT_OK = qw(parse_host ssh_command ssh_error source_files source_tar agent hex_args);
 
 # parse_host('[user@]host[:port]') -> { user, host, port, spec } or undef.
 # An IPv6 address with a port goes in brackets: [::1]:2222.
@@ -37,6 +37,17 @@ sub parse_host {
     else { return undef }
     return undef if $host =~ /^-/ || (defined $port && ($port < 1 || $port > 65535));
     return { user => $user, host => $host, port => $port, spec => $spec };
+}
+
+# ssh_command(F => CONFIG, o => [OPTIONS]) -> the ssh command, without the
+# host: the user's options first (ssh takes the first value it is given),
+# then the defaults (no password prompts, a bounded connect, a dead
+# connection noticed within a minute), no terminal.
+sub ssh_command {
+    my (%o) = @_;
+    return ('ssh', (defined $o{F} ? ('-F', $o{F}) : ()), (map { ('-o', $_) } @{ $o{o} // [] }),
+            '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15', '-o', 'ServerAliveInterval=15',
+            '-o', 'ServerAliveCountMax=4', '-T');
 }
 
 # what ssh's last words mean, as one line
