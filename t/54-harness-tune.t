@@ -81,14 +81,19 @@ setup();
 open my $h, '>', "$tmp/hold" or die;
 close $h;
 local $ENV{FAKEBENCH_HOLD} = "$tmp/hold";
-my $pid = fork // die;
-if ($pid == 0) {
-    setpgrp(0, 0);
-    open STDOUT, '>', "$tmp/out" or die;
-    open STDERR, '>&', \*STDOUT or die;
-    exec $harness, @common, '--tag', 'int', '--tune';
-    die;
+# the harness in the background, in its own process group, output to $tmp/out
+sub start_harness {
+    my $pid = fork // die;
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        open STDOUT, '>', "$tmp/out" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec $harness, @common, @_;
+        die;
+    }
+    return $pid;
 }
+my $pid = start_harness('--tag', 'int', '--tune');
 my $end = time + 60;
 sleep 0.05 until slurp("$tmp/res/int/log") =~ /fake-slow run 1: started/ || time > $end;
 is_deeply(values_now(), \%want, 'while it runs the sysctls are raised');
@@ -107,14 +112,7 @@ ok(defined $pg && !group_alive($pg), 'nothing of the benchmark is left');
 # original values were saved first; the next run (even without --tune)
 # restores them, and kills what the dead run left running
 setup();
-$pid = fork // die;
-if ($pid == 0) {
-    setpgrp(0, 0);
-    open STDOUT, '>', "$tmp/out" or die;
-    open STDERR, '>&', \*STDOUT or die;
-    exec $harness, @common, '--tag', 'killed', '--tune';
-    die;
-}
+$pid = start_harness('--tag', 'killed', '--tune');
 $end = time + 60;
 sleep 0.05 until slurp("$tmp/res/killed/log") =~ /fake-slow run 1: started/ || time > $end;
 ($pg) = slurp("$tmp/res/killed/log") =~ /fake-slow run 1: started, process group (\d+)/;

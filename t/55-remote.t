@@ -11,7 +11,7 @@
 #   - a wrong port, a refused key, and a host whose PATH has no make: each
 #     one clear line, while the others go on.
 # The exit status is the number of hosts that failed. Afterwards: no remote
-# scratch, no session left, the sshd stopped.
+# scratch, no temporary file here, no session left, the sshd stopped.
 use strict;
 use warnings;
 use FindBin;
@@ -23,12 +23,21 @@ use JSON::PP;
 use Test::More;
 
 my $tmp = tempdir('sbremote-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $had_ssh_dir = -e "$ENV{HOME}/.ssh";
+# ~/.ssh as it is before: each file's name, size and mtime (or that there is none)
+sub ssh_dir_state {
+    my $d = "$ENV{HOME}/.ssh";
+    return 'none' unless -e $d;
+    opendir my $dh, $d or return 'unreadable';
+    return join "\n", map { my @st = lstat "$d/$_"; "$_ $st[7] $st[9]" } sort grep { !/^\.\.?$/ } readdir $dh;
+}
+my $ssh_dir_before = ssh_dir_state();
 my $sshd = TestSSHD->start($tmp) or plan skip_all => $TestSSHD::WHY;
 my $remote = ROOT() . '/harness/remote';
 my $rdir = "$tmp/remote";
 my $res = "$tmp/results";
 mkdir $rdir or die;
+my $ltmp = "$tmp/localtmp";    # harness/remote's own temporary files go here
+mkdir $ltmp or die;
 
 sub files_in { opendir my $d, $_[0] or return (); return sort grep { !/^\.\.?$/ } readdir $d }
 sub slurp { open my $f, '<', $_[0] or return ''; local $/; return scalar <$f> }
@@ -52,7 +61,7 @@ my $dropped = 0;
 my $r = run([ $remote, @ssh, '-j', 4, '--retries', 3, '--retry-wait', 1, '--remote-dir', $rdir,
               '--results', $res, '--quick', '--only', 'socketbench,fdbench', '--tag', 'good,port,key,make',
               $good, $badport, "$user\@refused.test", "$user\@nomake.test" ],
-    timeout => 900, shell => "exec >'$tmp/out'",
+    timeout => 900, shell => "TMPDIR='$ltmp'; export TMPDIR; exec >'$tmp/out'",
     during => sub {    # once the good host's harness has filed its first run: drop its connection
         my $out = slurp("$tmp/out");
         return 0 unless $out =~ /^\Q$good\E: \[ ?1\/\d+\] /m;
@@ -94,11 +103,12 @@ ok(!-e "$res/$_", "nothing filed for the failed host's tag '$_'") for qw(port ke
 
 # nothing left behind
 is_deeply([ files_in($rdir) ], [], 'the remote scratch folders are removed (the good and the no-make host)');
+is_deeply([ files_in($ltmp) ], [], 'no temporary file of harness/remote is left here');
 my @left = $sshd->sessions;
 for (1 .. 100) { last unless @left; select(undef, undef, undef, 0.1); @left = $sshd->sessions }
 is_deeply(\@left, [], 'no ssh session is left');
 $sshd->stop;
-ok(!$had_ssh_dir ? !-e "$ENV{HOME}/.ssh" : 1, 'nothing was written to ~/.ssh');
+is(ssh_dir_state(), $ssh_dir_before, 'nothing was written to ~/.ssh');
 
 # usage
 is(run([ $remote ])->{exit}, 2, 'no host: exit 2');

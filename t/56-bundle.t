@@ -10,6 +10,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use SBTest;
 use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use POSIX ();
 use IO::Compress::Gzip qw(gzip);
 use Scalebench::Bundle qw(tar_header tar_entry tar_end tag_files);
 use Test::More;
@@ -45,8 +47,18 @@ my $bundle = "$tmp/out/box-1.tar.gz";
 ok(-s $bundle, 'the bundle exists');
 is_deeply([ files_in("$tmp/out") ], ['box-1.tar.gz'], 'nothing else left in the output folder');
 
+# what an import killed outright left (a pid that is gone): a half-written
+# folder, and a tag moved aside between the two renames of a replace
+my $dead = fork // die;
+if (!$dead) { POSIX::_exit(0) }
+waitpid($dead, 0);
+make_path("$tmp/b/.import-box-1.$dead", "$tmp/b/.replaced-old-1.$dead");
+spew("$tmp/b/.import-box-1.$dead/fake.1.dat", 'cut sh');
+spew("$tmp/b/.replaced-old-1.$dead/system.json", '{}');
 $r = run([ $import, '--results', "$tmp/b", $bundle ]);
 is($r->{exit}, 0, 'import: exit 0') or diag $r->{err};
+is_deeply([ files_in("$tmp/b") ], [ 'box-1', 'old-1' ], 'the dead import\'s half-written folder is removed, the tag it moved aside is back');
+is(slurp("$tmp/b/old-1/system.json"), '{}', '... whole');
 like($r->{out}, qr{box-1: 8 files -> \Q$tmp/b/box-1\E \(source revision \S+\)}, 'import says where the tag went');
 my $want = tree("$tmp/a/box-1");
 is_deeply(tree("$tmp/b/box-1"), $want, 'the imported tag holds the same files, byte for byte');
@@ -63,7 +75,9 @@ like($r->{out}, qr/already in .*identical: nothing to do/, '... and says nothing
 is_deeply(tree("$tmp/b/box-1"), $want, '... and the tag is unchanged');
 
 # a different tag of the same name
-spew("$tmp/b/box-1/fake.2.dat", slurp("$tmp/b/box-1/fake.1.dat"));
+# (fake.1.dat itself may be byte for byte fake.2.dat: the fake benchmark's
+# output is the same within one second; fake-limit.1.dat never is)
+spew("$tmp/b/box-1/fake.2.dat", slurp("$tmp/b/box-1/fake-limit.1.dat"));
 my $before = tree("$tmp/b/box-1");
 $r = run([ $import, '--results', "$tmp/b", $bundle ]);
 is($r->{exit}, 1, 'a different existing tag: exit 1');

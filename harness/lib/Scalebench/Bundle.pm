@@ -19,6 +19,7 @@ use POSIX qw(strftime);
 use IO::Compress::Gzip qw($GzipError);
 use IO::Uncompress::Gunzip qw($GunzipError);
 use Scalebench::Result qw(parse_text validate);
+use Scalebench::Cleanup qw(io_error pid_alive);
 
 our @EXPORT_OK = qw(tar_header tar_entry tar_end tar_read tag_files tag_ok
                     export_tag read_bundle install_bundle same_tag);
@@ -68,7 +69,7 @@ sub _read_exact {
     my $buf = '';
     while (length $buf < $n) {
         my $got = read($fh, $buf, $n - length $buf, length $buf);
-        die "tar: read error: $!\n" unless defined $got;
+        die 'tar: ' . io_error('read', 'the archive') . "\n" unless defined $got;
         last if $got == 0;
     }
     return $buf;
@@ -163,7 +164,7 @@ sub _bundled_name {
 # tag_files(DIR) -> the sorted names of DIR's files that go into a bundle
 sub tag_files {
     my ($dir) = @_;
-    opendir my $d, $dir or die "cannot read $dir: $!\n";
+    opendir my $d, $dir or die io_error('read', $dir) . "\n";
     my @f = sort grep { _bundled_name($_) && -f "$dir/$_" && !-l "$dir/$_" } readdir $d;
     closedir $d;
     return @f;
@@ -171,7 +172,7 @@ sub tag_files {
 
 sub _slurp {
     my ($f) = @_;
-    open my $fh, '<:raw', $f or die "cannot read $f: $!\n";
+    open my $fh, '<:raw', $f or die io_error('read', $f) . "\n";
     local $/;
     my $d = <$fh>;
     return $d // '';
@@ -307,25 +308,39 @@ sub install_bundle {
         $replace = 1;
     }
     make_path($results) unless -d $results;
+    # what an import killed outright left: its folders, by the pid in their name
+    if (opendir my $rd, $results) {
+        for my $e (readdir $rd) {
+            my ($kind, $t, $pid) = $e =~ /^\.(import|replaced)-([a-z0-9._-]+)\.(\d+)\z/ or next;
+            next unless $pid == $$ || !pid_alive($pid);
+            # killed between its two renames: the old folder goes back
+            next if $kind eq 'replaced' && !-e "$results/$t" && rename("$results/$e", "$results/$t");
+            remove_tree("$results/$e");
+        }
+        closedir $rd;
+    }
     my $tmp = "$results/.import-$tag.$$";
-    remove_tree($tmp) if -d $tmp;
-    mkdir $tmp or die "cannot create $tmp: $!\n";
+    mkdir $tmp or die io_error('create', $tmp) . "\n";
+    my $err;
     for my $n (sort keys %{ $b->{files} }) {
-        open my $fh, '>:raw', "$tmp/$n" or die "cannot write $tmp/$n: $!\n";
-        print $fh $b->{files}{$n} or die "cannot write $tmp/$n: $!\n";
-        close $fh or die "cannot write $tmp/$n: $!\n";
+        my $fh;
+        my $ok = open($fh, '>:raw', "$tmp/$n") && print($fh $b->{files}{$n}) && close($fh);
+        $err = io_error('write', "$tmp/$n"), last unless $ok;
         my $t = $b->{mtime}{$n};
         utime $t, $t, "$tmp/$n" if $t;
     }
-    if ($replace) {
+    if (!defined $err && $replace) {
         my $old = "$results/.replaced-$tag.$$";
-        rename $dir, $old or die "cannot move $dir aside: $!\n";
-        rename $tmp, $dir or do { rename $old, $dir; die "cannot rename $tmp to $dir: $!\n" };
-        remove_tree($old);
-        return 'replaced';
+        if (!rename $dir, $old) { $err = io_error('move aside', $dir) }
+        elsif (!rename $tmp, $dir) { $err = io_error('rename to', $dir); rename $old, $dir }
+        else { remove_tree($old); return 'replaced' }
     }
-    rename $tmp, $dir or do { remove_tree($tmp); die "cannot rename $tmp to $dir: $!\n" };
-    return 'installed';
+    if (!defined $err) {
+        return 'installed' if rename $tmp, $dir;
+        $err = io_error('rename to', $dir);
+    }
+    remove_tree($tmp);    # nothing half-written is left
+    die "$err\n";
 }
 
 1;

@@ -30,7 +30,7 @@ use File::Path qw(remove_tree);
 use File::Spec;
 use Time::HiRes qw(time sleep);
 use Scalebench::Result qw(parse_file validate end_kind);
-our @EXPORT_OK = qw(write_atomic io_error errno_name pid_alive);
+our @EXPORT_OK = qw(write_atomic io_error errno_name pid_alive kill_group);
 
 # errno_name() -> "ENOSPC" for the current $!, or '' when unknown
 sub errno_name {
@@ -90,8 +90,6 @@ sub new {
     return $self;
 }
 
-sub state_file { return $_[0]{state} }
-
 # Rewrites the state file; -> undef or the error.
 sub save {
     my ($self) = @_;
@@ -114,7 +112,6 @@ sub ungroup { my ($s, $pg) = @_; delete $s->{groups}{$pg}; $s->save; }
 sub file    { my ($s, $f, %o) = @_; $s->{files}{$f} = $o{keep_as}; $s->save; }
 sub unfile  { my ($s, $f) = @_; delete $s->{files}{$f}; $s->save; }
 sub dir     { my ($s, $d) = @_; push @{ $s->{dirs} }, $d; $s->save; }
-sub undir   { my ($s, $d) = @_; $s->{dirs} = [ grep { $_ ne $d } @{ $s->{dirs} } ]; $s->save; }
 
 # sysctl(name => N, old => V, root => R): records the original value before
 # it is changed; -> undef when it is safely recorded, else the error (the
@@ -128,6 +125,15 @@ sub sysctl {
     return $err;
 }
 
+# unsysctl(NAME): NAME was not changed after all (its write failed).
+sub unsysctl {
+    my ($s, $name) = @_;
+    $s->{sysctls} = [ grep { $_->{name} ne $name } @{ $s->{sysctls} } ];
+    return $s->save;
+}
+
+# kill_group(PG, GRACE): SIGTERM to process group PG, SIGKILL after GRACE
+# seconds (default 3) if anything of it is still there.
 sub kill_group {
     my ($pg, $grace) = @_;
     return unless group_alive($pg);

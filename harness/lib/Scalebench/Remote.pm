@@ -20,8 +20,9 @@ use File::Temp qw(tempfile);
 use Digest::SHA;
 use Time::HiRes qw(time sleep);
 use Scalebench::Bundle qw(tar_entry tar_end);
+use Scalebench::Cleanup qw(io_error kill_group);
 
-our @EXPORT_OK = qw(parse_host ssh_error source_files source_tar agent hex_args);
+our @EXPORT_OK = qw(parse_host ssh_command ssh_error source_files source_tar agent hex_args);
 
 # parse_host('[user@]host[:port]') -> { user, host, port, spec } or undef.
 # An IPv6 address with a port goes in brackets: [::1]:2222.
@@ -36,6 +37,17 @@ sub parse_host {
     else { return undef }
     return undef if $host =~ /^-/ || (defined $port && ($port < 1 || $port > 65535));
     return { user => $user, host => $host, port => $port, spec => $spec };
+}
+
+# ssh_command(F => CONFIG, o => [OPTIONS]) -> the ssh command, without the
+# host: the user's options first (ssh takes the first value it is given),
+# then the defaults (no password prompts, a bounded connect, a dead
+# connection noticed within a minute), no terminal.
+sub ssh_command {
+    my (%o) = @_;
+    return ('ssh', (defined $o{F} ? ('-F', $o{F}) : ()), (map { ('-o', $_) } @{ $o{o} // [] }),
+            '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15', '-o', 'ServerAliveInterval=15',
+            '-o', 'ServerAliveCountMax=4', '-T');
 }
 
 # what ssh's last words mean, as one line
@@ -97,7 +109,7 @@ sub source_tar {
         $sha->add(sprintf("%s\0%o\0%d\0", $name, $mode, length $data), $data);
     };
     for my $f (@$files) {
-        open my $fh, '<:raw', "$root/$f" or die "cannot read $root/$f: $!\n";
+        open my $fh, '<:raw', "$root/$f" or die io_error('read', "$root/$f") . "\n";
         local $/;
         my $data = <$fh> // '';
         my @st = stat "$root/$f";
@@ -134,10 +146,7 @@ sub agent {
         if ($old =~ /^(\d+)/ && $1 > 1 && kill 0, -$1) {
             my $pg = $1;
             print "the earlier remote run (process group $pg, from a dropped connection) is stopped first\n";
-            kill 'TERM', -$pg;
-            my $end = time + 60;
-            sleep 0.1 while kill(0, -$pg) && time < $end;
-            kill 'KILL', -$pg;
+            kill_group($pg, 60);
         }
     }
     $SIG{PIPE} = 'IGNORE';

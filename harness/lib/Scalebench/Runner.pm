@@ -22,15 +22,36 @@ use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use Scalebench::Suite qw(suite data select_suite load_suite_file fill_args preparation parse_need
-    program_path tunables limit_sysctls);
+    program_path tunables);
 use Scalebench::Result qw(parse_file parse_text validate end_kind);
 use Scalebench::System qw(collect write_record default_tag sysctl_read sysctl_write rlimit proc_sys
-    port_range read_record);
+    port_range read_record capture limit_value);
 use Scalebench::Cleanup qw(write_atomic io_error);
-our @EXPORT_OK = qw(make_plan);
+our @EXPORT_OK = qw(make_plan options);
 our $OWNER;    # the pid that set up the cleanup (not a forked child)
 
 sub usage { die { usage => $_[0] } }
+
+# ---- harness/run's options ---------------------------------------------------------
+# The one list of them: [ Getopt::Long spec, what harness/remote does with it ].
+# 'pass': harness/remote takes it and passes it on to harness/run on the far side;
+# 'own': harness/remote has an option of that name with its own meaning (it takes
+# care of it itself); 'local': only for harness/run here.
+my @OPTIONS = (
+    [ 'runs=i' => 'pass' ], [ 'quick' => 'pass' ], [ 'only=s@' => 'pass' ], [ 'skip=s@' => 'pass' ],
+    [ 'list' => 'own' ], [ 'results=s' => 'own' ], [ 'tag=s' => 'own' ], [ 'force' => 'pass' ],
+    [ 'tune' => 'pass' ], [ 'scratch=s' => 'pass' ], [ 'timeout=i' => 'pass' ], [ 'suite-file=s' => 'own' ],
+    [ 'vm=s' => 'local' ], [ 'no-build' => 'pass' ], [ 'pin=s' => 'pass' ], [ 'label=s' => 'pass' ],
+    [ 'wrap=s' => 'local' ],
+);
+
+# options(WHICH...) -> the Getopt::Long specs of harness/run's options whose
+# use by harness/remote is one of WHICH ('pass', 'own', 'local'); all of them
+# without an argument.
+sub options {
+    my %want = map { ($_ => 1) } @_;
+    return map { $_->[0] } grep { !@_ || $want{ $_->[1] } } @OPTIONS;
+}
 
 # ---- the plan ------------------------------------------------------------------
 # make_plan(suite => [entries], quick => 0|1, runs => N, only => [..], skip => [..],
@@ -244,27 +265,12 @@ sub run_cmd {
     return $st;
 }
 
-# Output of a command (no shell), stderr dropped; undef when it cannot run.
-sub _capture {
-    my (@cmd) = @_;
-    my $pid = open(my $fh, '-|') // return undef;
-    if ($pid == 0) {
-        open STDERR, '>', '/dev/null';
-        open STDIN, '<', '/dev/null';
-        exec { $cmd[0] } @cmd or POSIX::_exit(127);
-    }
-    local $/;
-    my $out = <$fh>;
-    close $fh;
-    return $? == 0 ? $out : undef;
-}
-
 # Which make this is: "GNU make 4.3", "BSD make", or undef when there is none.
 sub make_kind {
     my ($make) = @_;
-    my $v = _capture($make, '--version');
+    my $v = capture($make, '--version');
     return "GNU make $1" if defined $v && $v =~ /GNU Make (\S+)/;
-    return defined(_capture($make, '-V', 'MAKE_VERSION', '-f', '/dev/null')) || defined $v ? 'BSD make' : undef;
+    return defined(capture($make, '-V', 'MAKE_VERSION', '-f', '/dev/null')) || defined $v ? 'BSD make' : undef;
 }
 
 sub missing_programs {
@@ -425,8 +431,7 @@ sub tune {
         $err = sysctl_write($t->{name}, $t->{want}, $root);
         if (defined $err) {
             $self->note("--tune: cannot raise $t->{name} from '$old' to '$t->{want}': $err");
-            pop @{ $self->{cleanup}{sysctls} };
-            $self->{cleanup}->save;
+            $self->{cleanup}->unsysctl($t->{name});    # unchanged: nothing to restore
         } else {
             $self->say_("--tune: $t->{name} = $t->{want} (was $old; restored at the end)");
             $self->log("--tune: $t->{name} = $t->{want} (was $old)");
@@ -461,8 +466,7 @@ sub limit_warnings {
             push @warn, "RLIMIT_NPROC hard limit $ph < " . ($n + 500) . ": $id will stop at EAGAIN"
                 if defined $ph && $ph ne 'unlimited' && $ph < $n + 500;
         }
-        my $names = limit_sysctls()->{pid_max};
-        my $pid_max = defined $names ? sysctl_read(ref $names ? @$names : $names) : undef;
+        my $pid_max = limit_value('pid_max');
         push @warn, "pid_max/maxproc $pid_max is close to the $n processes $id keeps alive (--tune raises it)"
             if defined $pid_max && $pid_max =~ /^\d+$/ && $pid_max < 2 * $n + 1000;
     }
@@ -474,8 +478,7 @@ sub limit_warnings {
     }
     if (my $m = $max{mappings}) {
         my ($n, $id) = @$m;
-        my $name = limit_sysctls()->{max_map_count};
-        my $mmc = defined $name ? sysctl_read(ref $name ? @$name : $name) : undef;
+        my ($mmc, $name) = limit_value('max_map_count');
         push @warn, "$name $mmc < " . ($n + 1000) . ": $id will stop at ENOMEM (--tune raises it)"
             if defined $mmc && $mmc =~ /^\d+$/ && $mmc < $n + 1000;
     }

@@ -9,9 +9,9 @@ use Exporter 'import';
 use POSIX qw(uname strftime);
 use JSON::PP;
 use Scalebench::Suite qw(limit_sysctls);
-use Scalebench::Cleanup qw(write_atomic);
+use Scalebench::Cleanup qw(write_atomic io_error);
 our @EXPORT_OK = qw(collect write_record default_tag safe_tag sysctl_read
-    sysctl_write rlimit sysctl_name proc_sys port_range read_record);
+    sysctl_write rlimit sysctl_name proc_sys port_range read_record capture revision limit_value);
 
 sub _slurp {
     my ($f) = @_;
@@ -25,7 +25,7 @@ sub _slurp {
 }
 
 # Output of a command (no shell), stderr dropped; undef when it fails.
-sub _cmd {
+sub capture {
     my (@cmd) = @_;
     my $pid = open(my $fh, '-|');
     return undef unless defined $pid;
@@ -54,7 +54,7 @@ sub sysctl_read {
             my $v = _slurp(proc_sys() . "/$p");
             if (defined $v) { $v =~ s/\s+/ /g; return $v }
         } else {
-            my $v = _cmd('sysctl', '-n', $name);
+            my $v = capture('sysctl', '-n', $name);
             return $v if defined $v && length $v;
         }
     }
@@ -68,9 +68,9 @@ sub sysctl_write {
     if ($^O eq 'linux') {
         (my $p = $name) =~ s{\.}{/}g;
         my $f = ($root // proc_sys()) . "/$p";
-        open my $fh, '>', $f or return "$f: $!";
-        print $fh "$value\n" or return "$f: $!";
-        close $fh or return "$f: $!";
+        open my $fh, '>', $f or return io_error('open', $f);
+        print $fh "$value\n" or return io_error('write', $f);
+        close $fh or return io_error('write', $f);
         return undef;
     }
     my $pid = fork // return "fork: $!";
@@ -97,8 +97,8 @@ sub rlimit {
     my ($what) = @_;
     my @letters = $what eq 'nproc' ? ('u', 'p') : ('n');
     for my $l (@letters) {
-        my $s = _cmd('/bin/sh', '-c', "ulimit -S -$l");
-        my $h = _cmd('/bin/sh', '-c', "ulimit -H -$l");
+        my $s = capture('/bin/sh', '-c', "ulimit -S -$l");
+        my $h = capture('/bin/sh', '-c', "ulimit -H -$l");
         return ($s, $h) if defined $s && defined $h && $s =~ /^(?:\d+|unlimited)$/;
     }
     return ();
@@ -146,7 +146,7 @@ sub _cpu {
 }
 
 sub _libc {
-    my $g = _cmd('getconf', 'GNU_LIBC_VERSION');
+    my $g = capture('getconf', 'GNU_LIBC_VERSION');
     return split / /, $g, 2 if defined $g && $g =~ /^glibc /;
     if ($^O eq 'linux') {
         # musl's ldd prints its version on stderr and exits 1
@@ -155,10 +155,10 @@ sub _libc {
         return ('unknown', 'unknown');
     }
     if ($^O eq 'freebsd') {
-        return ('FreeBSD libc', _cmd('freebsd-version', '-u') // (uname())[2]);
+        return ('FreeBSD libc', capture('freebsd-version', '-u') // (uname())[2]);
     }
     if ($^O eq 'darwin') {
-        my $v = _cmd('sw_vers', '-productVersion') // 'unknown';
+        my $v = capture('sw_vers', '-productVersion') // 'unknown';
         return ('libSystem (macOS)', $v);
     }
     if ($^O eq 'openbsd' || $^O eq 'netbsd') {
@@ -172,7 +172,7 @@ sub _libc {
 sub _compiler {
     my ($cc) = @_;
     $cc //= $ENV{CC} // 'cc';
-    my $v = _cmd($cc, '--version') // _cmd($cc, '-v') // 'unknown';
+    my $v = capture($cc, '--version') // capture($cc, '-v') // 'unknown';
     my ($first) = split /\n/, $v;
     return ($cc, $first);
 }
@@ -223,7 +223,7 @@ sub _aslr {
     return 'unknown';
 }
 
-sub _revision {
+sub revision {
     my ($root) = @_;
     # a copy of the source without .git (harness/remote uploads one) names
     # the revision it was made from in .revision
@@ -232,17 +232,23 @@ sub _revision {
         chomp $r;
         return $r if length $r;
     }
-    my $rev = _cmd('git', '-C', $root, 'rev-parse', 'HEAD') // return 'unknown (not a git checkout)';
-    my $st = _cmd('git', '-C', $root, 'status', '--porcelain', '--untracked-files=no');
+    my $rev = capture('git', '-C', $root, 'rev-parse', 'HEAD') // return 'unknown (not a git checkout)';
+    my $st = capture('git', '-C', $root, 'status', '--porcelain', '--untracked-files=no');
     $rev .= '-dirty' if defined $st && length $st;
     return $rev;
 }
 
-# The limits in force, by the names Scalebench::Suite's per-OS table gives.
-sub _limit {
+# limit_value(WHAT) -> the value of a limit in force (pid_max,
+# max_map_count, ...) by the names Scalebench::Suite's per-OS table gives;
+# in list context (value, the sysctl it was read from). () when unknown.
+sub limit_value {
     my ($what) = @_;
-    my $n = limit_sysctls()->{$what} // return undef;
-    return sysctl_read(ref $n ? @$n : $n);
+    my $n = limit_sysctls()->{$what} // return;
+    for my $name (ref $n ? @$n : $n) {
+        my $v = sysctl_read($name);
+        return wantarray ? ($v, $name) : $v if defined $v;
+    }
+    return;
 }
 
 # The ephemeral port range "LO HI" (one sysctl, or a first and a last).
@@ -293,12 +299,12 @@ sub collect {
               : sysctl_read('kern.timecounter.hardware') ],
         [ rlimit_nofile => @nofile ? "soft $nofile[0], hard $nofile[1]" : undef ],
         [ rlimit_nproc => @nproc ? "soft $nproc[0], hard $nproc[1]" : undef ],
-        (map { [ $_ => _limit($_) ] } qw(pid_max max_map_count somaxconn file_max files_per_proc_max)),
+        (map { [ $_ => scalar limit_value($_) ] } qw(pid_max max_map_count somaxconn file_max files_per_proc_max)),
         [ port_range => port_range() ],
         [ aslr => _aslr() ],
         [ virtualized => _virt() ],
         [ perl => sprintf('%vd', $^V) ],
-        [ revision => _revision($o{root}) ],
+        [ revision => revision($o{root}) ],
         [ date => strftime('%Y-%m-%dT%H:%M:%SZ', gmtime) ],
     );
     push @r, map { [ $_ => $o{extra}{$_} ] } sort keys %{ $o{extra} // {} };

@@ -22,6 +22,7 @@ use Exporter 'import';
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 use Scalebench::Suite qw(preparation parse_need fill_args limit_sysctls);
+use Scalebench::Cleanup qw(io_error);
 our @EXPORT_OK = qw(kernel_release guest_script write_cpio parse_channel
     vm_tag qemu_command run_qemu shell_quote select_suite);
 
@@ -289,7 +290,7 @@ EOS
 # a file.
 sub write_cpio {
     my ($path, $entries) = @_;
-    open my $fh, '>:raw', $path or die "cannot write $path: $!\n";
+    open my $fh, '>:raw', $path or die io_error('write', $path) . "\n";
     my $ino = 1;
     my $put = sub {
         my ($name, $mode, $data, $rdev) = @_;
@@ -298,13 +299,13 @@ sub write_cpio {
             $ino++, $mode, 0, 0, 1, 0, length($data), 0, 0, $maj, $min, length($name) + 1, 0);
         my $h = $hdr . $name . "\0";
         $h .= "\0" x ((4 - length($h) % 4) % 4);
-        print $fh $h, $data, "\0" x ((4 - length($data) % 4) % 4) or die "cannot write $path: $!\n";
+        print $fh $h, $data, "\0" x ((4 - length($data) % 4) % 4) or die io_error('write', $path) . "\n";
     };
     for my $e (@$entries) {
         my ($name, $mode, $content, $rdev) = @$e;
         my $data = '';
         if (ref $content eq 'ARRAY') {
-            open my $in, '<:raw', $content->[1] or die "cannot read $content->[1]: $!\n";
+            open my $in, '<:raw', $content->[1] or die io_error('read', $content->[1]) . "\n";
             local $/;
             $data = <$in> // '';
             close $in;
@@ -315,7 +316,7 @@ sub write_cpio {
     }
     $ino = 0;
     $put->('TRAILER!!!', 0, '');
-    close $fh or die "cannot write $path: $!\n";
+    close $fh or die io_error('write', $path) . "\n";
 }
 
 # parse_channel($bytes) -> { booted => uptime|undef, files => [ [name, data], ... ],
