@@ -1,7 +1,8 @@
 # scalebench - build, test, install.
 #
 #   make                 build every benchmark in bench/
-#   make check           build, then run every test (C unit tests and prove t/)
+#   make check           build, then run every test (C unit tests and prove t/;
+#                        TESTS='t/02-socketbench.t ...' for some of them)
 #   make CC=clang check  the same with clang
 #   make SANITIZE=1 check  tests with -fsanitize=address,undefined
 #   make WERROR=1        warnings are errors (CI builds this way)
@@ -104,8 +105,10 @@ bench/forkbench-static: bench/forkbench.c $(LIB_SRC) $(LIB_HDR) $(BUILD_ID)
 
 unit: $(UNIT)
 
+# TESTS: which test files (default every one), e.g. TESTS='t/02-socketbench.t'
+TESTS ?= t/
 check: all $(UNIT)
-	prove t/
+	prove $(TESTS)
 
 # The web page: every tag under $(RESULTS), one comparison graph per
 # benchmark (gnuplot), growth verdicts, index.html. Needs perl and gnuplot.
