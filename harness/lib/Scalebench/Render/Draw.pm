@@ -184,7 +184,7 @@ sub _rings {
     $k += $_->{migrated} // 0 for @$p;
     $g->{migrated} = $k;
     my $o = sprintf "NR = %d\narray RF[%d]\narray RC[%d]\narray RJ[%d]\nRT = %s\n", scalar @r, (@r || 1) x 3,
-        gp_str("crossed CPUs ($k)");
+        gp_str($k ? "crossed CPUs ($k)" : '');
     $o .= "RF[1] = \"/dev/null\"; RC[1] = \"/dev/null\"; RJ[1] = 0\n" unless @r;
     for my $i (0 .. $#r) {
         my $rf = "$self->{tmp}/" . $self->{serial}++ . '.ring';
