@@ -229,6 +229,7 @@ sub _packed_index {
     while (@want && defined(my $l = <$fh>)) {
         next if ord($l) == 35;
         $row++;
+        next if $row != $want[0] && index($l, '-') < 0;    # most rows: nothing to count
         chomp $l;
         my $dash = ((split / /, $l)[$col] // '') eq '-';
         if ($row == $want[0]) {
