@@ -10,6 +10,11 @@
 #       line colour, the band colour, the line's dash type, sideways offset
 #   NK, KT[NK], KK[NK], KP[NK], KD[NK]  the legend: one entry per tag and
 #       stem, with its marker and its median line's dash
+#   NR, RF[NR], RC[NR], RJ[NR], RT  the points that crossed CPUs (began and
+#       ended on different CPUs; the trailer's migrated_at), per series with
+#       any: a file of points, a file of those above the y axis, sideways
+#       offset; drawn as open black rings over everything; RT the legend
+#       entry "crossed CPUs (K)", shown only when NR > 0
 #   YS    the divisor that turns the column's unit into the axis unit
 #   LEVELS 1: bars for p10-p90 at each x level; 0: a shaded band
 #   LOGX  1: x is on a log scale (offsets are factors, not additions)
@@ -25,4 +30,7 @@ plot for [i=1:NS] SF[i] using (jx($1, SJ[i])):2 with points pt SP[i] ps 0.45 lc 
      for [i=1:(LEVELS ? NM : 0)] MF[i] using (jx($1, MJ[i])):($2 / YS):($3 / YS):($4 / YS) \
          with yerrorbars pt 0 lw 2 lc rgb MK[i] notitle, \
      for [i=1:NM] MF[i] using (jx($1, MJ[i])):($2 / YS) with lines lw 2.5 dt MD[i] lc rgb MK[i] notitle, \
-     for [i=1:NK] keyentry with linespoints pt KP[i] ps 1.4 lw 2.5 dt KD[i] lc rgb KK[i] title KT[i]
+     for [i=1:NR] RF[i] using (jx($1, RJ[i])):2 with points pt 6 ps 1.1 lw 1.5 lc rgb "#000000" notitle, \
+     for [i=1:NR] RC[i] using (jx($1, RJ[i])):2 with points pt 6 ps 1.1 lw 1.5 lc rgb "#000000" notitle, \
+     for [i=1:NK] keyentry with linespoints pt KP[i] ps 1.4 lw 2.5 dt KD[i] lc rgb KK[i] title KT[i], \
+     for [i=1:(NR > 0 ? 1 : 0)] keyentry with points pt 6 ps 1.4 lw 1.5 lc rgb "#000000" title RT

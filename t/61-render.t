@@ -228,6 +228,81 @@ for my $t (sort keys %$expect) {
     is($rm->{exit}, 1, 'a missing results directory exits 1');
 }
 
+# --- samples that crossed CPUs (the trailer's migrated_at): Load keeps which
+# points they are, the graph rings them with a legend entry and the caption
+# counts them per tag; a tree without migrated_at shows none of it
+{
+    require Scalebench::Render::Load;
+    my $mg = tempdir('sb-renderm-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $rows = [ map { [ $_->[0], $_->[1], $_->[0] % 50 == 12 ? '-' : $_->[1] * 2 ] }
+                 @{ SBFixtures::series('constant', 300, seed => 5) } ];
+    # rows 3, 150, 299 of socket_ns; 8, 12 (a missing value) and 200 of bind_ns
+    my @at = qw(3.1 150.1 8.2 12.2 299.1 200.2);
+    for my $t (qw(linux-mig linux-plain)) {
+        write_system("$mg/$t", tag => $t, os => 'Linux', release => '6.1', host => $t);
+        SBFixtures::write_result("$mg/$t/socketbench.1.dat", bench => 'socketbench', os => 'Linux', release => '6.1',
+            columns => [qw(n socket_ns bind_ns)], rows => $rows,
+            ($t eq 'linux-mig' ? (trailer => [ 'migrated: ' . @at . ' of 600', "migrated_at: @at" ]) : ()));
+    }
+    my @ck = `$^X ${\ ROOT()}/scripts/check-result $mg/*/*.dat`;
+    is($? >> 8, 0, 'migrated fixtures: valid result files') or diag(@ck);
+    my $d = Scalebench::Render::Load::read_columns("$mg/linux-mig/socketbench.1.dat", [qw(socket_ns bind_ns)]);
+    is_deeply($d->{problems}, [], 'read_columns: no problems');
+    my %m = map { my $c = $_; ($c => [ [ unpack 'd*', $d->{migrated}{$c}[0] ], [ unpack 'd*', $d->{migrated}{$c}[1] ] ]) }
+            keys %{ $d->{migrated} || {} };
+    is_deeply($m{socket_ns}, [ [ 3, 150, 299 ], [ map { $rows->[$_][1] } 3, 150, 299 ] ],
+              'read_columns keeps the migrated points of socket_ns (n and value)');
+    is_deeply($m{bind_ns}, [ [ 8, 200 ], [ map { $rows->[$_][2] } 8, 200 ] ],
+              '... and of bind_ns, whose missing values shift the packed places (a migrated missing value is left out)');
+    is(length($d->{cols}{socket_ns}[0]) / 8, 300, 'the migrated points stay among all points');
+    my $dp = Scalebench::Render::Load::read_columns("$mg/linux-plain/socketbench.1.dat", [qw(socket_ns bind_ns)]);
+    ok(!exists $dp->{migrated}, 'a file without migrated_at: no migrated points');
+
+    # a gnuplot that keeps a copy of each script it is given
+    my $gpdir = "$mg/gp";
+    make_path($gpdir);
+    open my $w, '>', "$mg/gnuplot-keep" or die;
+    print $w "#!/bin/sh\n[ \"\$1\" = --version ] || cp \"\$1\" '$gpdir/'\nexec gnuplot \"\$@\"\n";
+    close $w;
+    chmod 0755, "$mg/gnuplot-keep";
+    my $scripts = sub {
+        my %s;
+        for my $f (glob "$gpdir/*.gp") {
+            my $t = slurp($f);
+            my ($id) = $t =~ m{set output "[^"]*/([a-z-]+)\.png\.tmp"};
+            $s{$id} = $t;
+            unlink $f;
+        }
+        return \%s;
+    };
+    my $rm = run([ $^X, $render, '--results', $mg, '--gnuplot', "$mg/gnuplot-keep", '--quiet' ], timeout => 300);
+    is($rm->{exit}, 0, 'migrated samples: render exits 0') or diag($rm->{err});
+    my $sc = $scripts->();
+    like($sc->{socket}, qr/^NR = 1$/m, 'socket: one series with rings');
+    like($sc->{socket}, qr/^RT = "crossed CPUs \(3\)"$/m, 'socket: the legend entry "crossed CPUs (3)"');
+    like($sc->{bind}, qr/^RT = "crossed CPUs \(2\)"$/m, 'bind: "crossed CPUs (2)"');
+    ok(-s "$mg/site/socket.png", 'socket.png is drawn with its rings');
+    my $hm = slurp("$mg/site/index.html");
+    like($hm, qr/<h2 id="socket">(?:(?!<\/section>).)*samples that crossed CPUs[^<]*: linux-mig 3 of 300, linux-plain 0 of 300/s,
+         'the caption under socket counts them per tag');
+    like($hm, qr/<h2 id="bind">(?:(?!<\/section>).)*samples that crossed CPUs[^<]*: linux-mig 2 of 294, linux-plain 0 of 294/s,
+         '... and under bind');
+    my %vm = map { ("$_->{graph} $_->{tag}" => $_) } @{ decode_json(slurp("$mg/site/verdicts.json")) };
+    is($vm{'socket linux-mig'}{migrated}, 3, 'verdicts.json: migrated 3');
+    is($vm{'socket linux-mig'}{points}, 300, '... of 300 points, all of them in the verdict');
+    is($vm{'socket linux-plain'}{migrated}, 0, 'verdicts.json: migrated 0 without migrated_at');
+
+    # without migrated_at: no rings, no legend entry, no caption
+    File::Path::remove_tree("$mg/linux-mig", "$mg/site");
+    my $rp = run([ $^X, $render, '--results', $mg, '--gnuplot', "$mg/gnuplot-keep", '--quiet' ], timeout => 300);
+    is($rp->{exit}, 0, 'no migrated samples: render exits 0') or diag($rp->{err});
+    $sc = $scripts->();
+    like($sc->{socket}, qr/^NR = 0$/m, 'no rings');
+    unlike(join('', values %$sc), qr/crossed CPUs/, 'no legend entry');
+    unlike(slurp("$mg/site/index.html"), qr/crossed CPUs/, 'no caption');
+}
+unlike(slurp("$site/index.html"), qr/crossed CPUs/, 'the fixture tree (no migrated_at) says nothing of crossed CPUs');
+
 done_testing();
 
 sub slurp {

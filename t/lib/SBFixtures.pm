@@ -60,7 +60,9 @@ sub write_result {
     print $fh "# stamp_overhead_ns: 20.0\n# os: $o{os}\n# release: $o{release}\n# machine: x86_64\n";
     print $fh "# date: 2026-11-22T13:00:00Z\n# count: " . ($o{count} // scalar @$rows) . "\n";
     print $fh join(' ', @$_) . "\n" for @$rows;
-    print $fh "# rows: " . scalar(@$rows) . "\n# wall_s: 0.500\n# end: " . ($o{end} // 'completed') . "\n";
+    print $fh "# rows: " . scalar(@$rows) . "\n";
+    print $fh "# $_\n" for @{ $o{trailer} || [] };    # extra trailer lines, 'key: value'
+    print $fh "# wall_s: 0.500\n# end: " . ($o{end} // 'completed') . "\n";
     close $fh or die "$path: $!";
 }
 

@@ -111,6 +111,7 @@ sub _script {
         $o .= sprintf "SF[%d] = %s; CF[%d] = %s; SK[%d] = %s; SP[%d] = %d; SJ[%d] = %.4f\n",
             $i + 1, gp_str($pf), $i + 1, gp_str($cf), $i + 1, gp_str($s->{colour}), $i + 1, $s->{marker}, $i + 1, $j;
     }
+    $o .= $self->_rings($g, \@p, \%jx, $levels, $ys);
     # bands and median lines from the pooled buckets (levels: per value)
     my @lines;
     for my $s (@p) {
@@ -145,7 +146,7 @@ sub _script {
             $i + 1, gp_str($p[$i]{colour}), $i + 1, $p[$i]{marker}, $i + 1, $p[$i]{dash};
     }
     # room under the x label for the legend's rows (two entries a row)
-    $o .= "set bmargin " . (4 + int((@p + 1) / 2) * 1.3) . "\n";
+    $o .= "set bmargin " . (4 + int((@p + 1 + ($g->{migrated} ? 1 : 0)) / 2) * 1.3) . "\n";
     # stops: a dashed line at n, its label in the top margin (off the data)
     my $an = 0;
     my %at;
@@ -170,6 +171,29 @@ sub _script {
     $o .= "set output " . gp_str("$out.tmp") . "\n";
     $o .= "load " . gp_str("$o{plot_dir}/draw.gp") . "\nset output\n";
     return ($o, $out);
+}
+
+# _rings($g, \@present, \%jx, $levels, $ys) -> gnuplot text: the points that
+# crossed CPUs (a series' migrated_data), thinned like the others, drawn by
+# draw.gp as open black rings over the scatter; a legend entry "crossed CPUs
+# (K)" only when K > 0. Sets $g->{migrated} = K.
+sub _rings {
+    my ($self, $g, $p, $jx, $levels, $ys) = @_;
+    my @r = grep { $_->{migrated_data} } @$p;
+    my $k = 0;
+    $k += $_->{migrated} // 0 for @$p;
+    $g->{migrated} = $k;
+    my $o = sprintf "NR = %d\narray RF[%d]\narray RC[%d]\narray RJ[%d]\nRT = %s\n", scalar @r, (@r || 1) x 3,
+        gp_str($k ? "crossed CPUs ($k)" : '');
+    $o .= "RF[1] = \"/dev/null\"; RC[1] = \"/dev/null\"; RJ[1] = 0\n" unless @r;
+    for my $i (0 .. $#r) {
+        my $rf = "$self->{tmp}/" . $self->{serial}++ . '.ring';
+        my $rc = "$self->{tmp}/" . $self->{serial}++ . '.ringclip';
+        push @{ $self->{thin} }, [ { runs_data => $r[$i]{migrated_data} }, $rf, $rc, $ys ];
+        my $j = $levels ? $jx->{ $r[$i] } * ($g->{axes}{logx} ? 0.12 : 0.5) : 0;
+        $o .= sprintf "RF[%d] = %s; RC[%d] = %s; RJ[%d] = %.4f\n", $i + 1, gp_str($rf), $i + 1, gp_str($rc), $i + 1, $j;
+    }
+    return $o;
 }
 
 sub new {

@@ -11,6 +11,8 @@ package Scalebench::Render::Load;
 #   my $d = read_columns($path, [qw(fork_ns cleanup_ns)]);
 #   # $d->{cols}{fork_ns} = [ pack('d*', n...), pack('d*', value...) ]
 #   # $d->{end}, $d->{kind}, $d->{rows}, $d->{problems} [ ... ]
+#   # $d->{migrated}{fork_ns} = [ n_packed, value_packed ]: the values that
+#   #   crossed CPUs (trailer's migrated_at); no key when there are none
 use strict;
 use warnings;
 use utf8;
@@ -154,7 +156,7 @@ sub read_columns {
     my $rows = 0;
     while (my $l = <$fh>) {
         if (ord($l) == 35) {    # '#'
-            $trailer{$1} = $2 if $l =~ /^# (rows|wall_s|end): (.*)$/;
+            $trailer{$1} = $2 if $l =~ /^# (rows|wall_s|end|migrated_at): (.*)$/;
             next;
         }
         chomp $l;
@@ -185,7 +187,59 @@ sub read_columns {
         next unless defined $ci[$j];
         $r{cols}{ $want->[$j] } = [ $np[$j], $yp[$j] ];
     }
+    _migrated($path, \%r, $want, \@ci, $trailer{migrated_at}) if defined $trailer{migrated_at};
     return \%r;
+}
+
+# _migrated($path, $r, \@want, \@ci, "ROW.COL ..."): from the trailer's
+# migrated_at (docs/format.md), the wanted columns' values that began and
+# ended on different CPUs, as $r->{migrated}{column} = [ n_packed, y_packed ]
+# (a copy of those points of $r->{cols}). A value's place in the packed
+# column is its row's, less the missing values ('-') above it; only a column
+# that has both missing and migrated values needs another pass over the rows
+# to count them.
+sub _migrated {
+    my ($path, $r, $want, $ci, $at) = @_;
+    my %rows_of;    # column number -> rows
+    for (split ' ', $at) { push @{ $rows_of{$2} }, $1 if /^([0-9]+)\.([0-9]+)$/ }
+    for my $j (0 .. $#$ci) {
+        my $c = $ci->[$j] // next;
+        my $at_rows = $rows_of{$c} or next;
+        my ($np, $yp) = @{ $r->{cols}{ $want->[$j] } };
+        my $pts = length($np) / 8;
+        my @idx = sort { $a <=> $b } @$at_rows;
+        @idx = _packed_index($path, $c, \@idx) if $pts != $r->{rows};
+        my ($mn, $my) = ('', '');
+        for my $i (@idx) {
+            next if $i >= $pts;
+            $mn .= substr($np, $i * 8, 8);
+            $my .= substr($yp, $i * 8, 8);
+        }
+        $r->{migrated}{ $want->[$j] } = [ $mn, $my ] if length $mn;
+    }
+}
+
+# _packed_index($path, $col, \@rows sorted) -> the rows' places in the packed
+# column $col, which leaves out missing values (a missing row: left out).
+sub _packed_index {
+    my ($path, $col, $rows) = @_;
+    open my $fh, '<', $path or return;
+    my ($row, $missing, @out) = (-1, 0);
+    my @want = @$rows;
+    while (@want && defined(my $l = <$fh>)) {
+        next if ord($l) == 35;
+        $row++;
+        next if $row != $want[0] && index($l, '-') < 0;    # most rows: nothing to count
+        chomp $l;
+        my $dash = ((split / /, $l)[$col] // '') eq '-';
+        if ($row == $want[0]) {
+            push @out, $row - $missing unless $dash;
+            shift @want;
+        }
+        $missing++ if $dash;
+    }
+    close $fh;
+    return @out;
 }
 
 # Where did runs stop? One entry per distinct reason: its smallest n and how

@@ -9,6 +9,7 @@ package Scalebench::Render::Model;
 #                 include_quick => 0, log => sub { ... });
 #   $m->{graphs}[i]{series}[j]{b}        buckets
 #   $m->{graphs}[i]{series}[j]{v}        verdict
+#   $m->{graphs}[i]{series}[j]{migrated} how many of its points crossed CPUs
 #   $m->{graphs}[i]{compare}             [ { tag, stem, c } ]  (c: compare())
 #   verdicts_json($m), comparison_json($m)  -> the data written beside the page
 use strict;
@@ -228,7 +229,7 @@ sub build {
             [ map {
                 my $d = shift @read;
                 my %f = (%$_, end => $d->{end} // '(no end line: cut short?)', kind => $d->{kind},
-                         problems => $d->{problems}, rows => $d->{rows}, cols => $d->{cols},
+                         problems => $d->{problems}, rows => $d->{rows}, cols => $d->{cols}, mig => $d->{migrated},
                          columns => $d->{columns});
                 $warn->("$_->{path}: $d->{problems}[0]" . (@{ $d->{problems} } > 1 ? ' (and '
                        . (@{ $d->{problems} } - 1) . ' more problems)' : '')) if @{ $d->{problems} };
@@ -252,14 +253,15 @@ sub build {
                 if (!$t->{files}{$s}) { $ser{missing} = 1; next }
                 my $files = $load->($t, $s);
                 my @ok = grep { !@{ $_->{problems} } && $_->{cols}{ $g->{column} } } @$files;
-                $ser{files} = [ map { my %f = %$_; delete $f{cols}; \%f } @ok ];
-                $ser{all_files} = [ map { my %f = %$_; delete $f{cols}; \%f } @$files ];
+                $ser{files} = [ map { my %f = %$_; delete @f{qw(cols mig)}; \%f } @ok ];
+                $ser{all_files} = [ map { my %f = %$_; delete @f{qw(cols mig)}; \%f } @$files ];
                 my @runs = grep { length $_->[0] } map { $_->{cols}{ $g->{column} } } @ok;
                 $ser{points} = 0;
                 $ser{points} += length($_->[0]) / 8 for @runs;
                 $ser{stops} = stops_of(map { $_->{end} } @ok);
                 next unless $ser{points};
                 $ser{runs_data} = \@runs;
+                _migrated_of(\%ser, \@ok, $g->{column});
                 # a series in two graphs (fork and fork-static) is bucketed once
                 my $bv = $bucketed{"$t->{tag}\0$s\0$g->{column}"} //= do {
                     my $b = buckets(\@runs, count => $g->{unit} eq 'count' ? 1 : 0);
@@ -288,7 +290,7 @@ sub build {
         $g->{present} = \@present;
         _axes($g) if @present;
         $o{with_data}->($g) if $o{with_data} && @present;    # the drawing stage's look at the rows
-        delete $_->{runs_data} for @series;
+        delete @$_{qw(runs_data migrated_data)} for @series;
         # the comparison: every compared tag against the baseline, per stem
         $g->{compare} = [];
         if (defined $base) {
@@ -309,6 +311,18 @@ sub build {
     }
     return { tags => \@tags, graphs => \@graphs, baseline => $base, compared => \@cmp,
              include_quick => $o{include_quick} ? 1 : 0 };
+}
+
+# The points of a series that crossed CPUs (the files' migrated_at): their
+# count in $ser->{migrated}, and while the rows are held, the points
+# themselves in $ser->{migrated_data} ([ [n_packed, y_packed], ... ] like
+# runs_data) for the drawing. They stay in runs_data: they are valid samples.
+sub _migrated_of {
+    my ($ser, $files, $column) = @_;
+    my @mig = grep { $_ } map { $_->{mig} && $_->{mig}{$column} } @$files;
+    $ser->{migrated} = 0;
+    $ser->{migrated} += length($_->[0]) / 8 for @mig;
+    $ser->{migrated_data} = \@mig if @mig;
 }
 
 # The axes a graph is drawn with, from its data: log x where n is
@@ -396,6 +410,7 @@ sub verdicts_json {
                          @{ $s->{all_files} } ];
             $e{stops} = [ map { { n => 0 + $_->{n}, reason => $_->{reason}, runs => $_->{runs} } } @{ $s->{stops} } ];
             $e{points} = $s->{points};
+            $e{migrated} = $s->{migrated} // 0;
             if (!$s->{v}) { $e{class} = 'no data'; push @out, \%e; next }
             my $v = $s->{v};
             $e{$_} = $v->{$_} for grep { defined $v->{$_} && !ref $v->{$_} } keys %$v;

@@ -233,6 +233,7 @@ sub _graph {
         if $a->{clipped};
     push @cap, $g->{type} eq 'levels' ? 'bars: 10th–90th percentile at each x, the line joins the medians'
                                       : 'shaded: 10th–90th percentile per n bucket, line: the bucket medians up to the last n';
+    push @cap, _migrated_caption($g) if grep { $_->{migrated} } @{ $g->{present} };
     for my $s (@{ $g->{present} }) {
         push @cap, "$_->{mark}: $s->{tag} stopped: $_->{reason}" . ($_->{runs} > 1 ? " ($_->{runs} runs)" : '')
             for grep { $_->{mark} } @{ $s->{stops} || [] };
@@ -296,6 +297,15 @@ sub _graph {
         $o .= "</table>\n";
     }
     return $o . "</section>\n";
+}
+
+# How many points of each tag crossed CPUs (only said when some did).
+sub _migrated_caption {
+    my ($g) = @_;
+    my $stems = @{ $g->{stems} } > 1;
+    return 'black rings: samples that crossed CPUs (began and ended on different CPUs; kept, and counted in the '
+        . 'verdicts): ' . join(', ', map { "$_->{tag}" . ($stems ? " · $_->{stem}" : '') . " $_->{migrated} of $_->{points}" }
+                               @{ $g->{present} });
 }
 
 # page($model, template, root, results, rendered) -> the HTML text
