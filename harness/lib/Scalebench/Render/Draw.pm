@@ -228,6 +228,26 @@ sub _thin {
             my @n = unpack 'd*', substr($np, $off, $CH);
             my @y = unpack 'd*', substr($yp, $off, $CH);
             my $out = '';
+            if (!$lx && !$ly) {    # linear axes (the usual case): the loop below, unrolled
+                my $cyp = $CELLS_Y + 1;
+                for my $i (0 .. $#n) {
+                    my $y = $y[$i];
+                    if ($y > $cap) {
+                        my $cx = int(($n[$i] - $x0) * $sx);
+                        next if vec($cbits, $cx, 1);
+                        vec($cbits, $cx, 1) = 1;
+                        print $c "$n[$i] $capv\n";
+                        next;
+                    }
+                    my $k = int(($n[$i] - $x0) * $sx) * $cyp + int(($y - $y0) * $sy);
+                    next if vec($bits, $k, 1);
+                    vec($bits, $k, 1) = 1;
+                    $out .= $n[$i] . ' ' . ($y / $ys) . "\n";
+                    $kept++;
+                }
+                print $p $out;
+                next;
+            }
             for my $i (0 .. $#n) {
                 my ($n, $y) = ($n[$i], $y[$i]);
                 my $x = $lx ? ($n > 0 ? log($n) : next) : $n;

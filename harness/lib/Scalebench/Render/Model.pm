@@ -19,6 +19,7 @@ use Exporter 'import';
 use Scalebench::Render::Load qw(read_header read_columns glob_re stops_of);
 use Scalebench::Complexity qw(buckets verdict);
 use POSIX ();
+use List::Util qw(min max);
 use Scalebench::Compare qw(compare);
 our @EXPORT_OK = qw(build verdicts_json comparison_json tag_order unit_of);
 
@@ -68,6 +69,29 @@ sub _count_above {    # exact count of values > $top in a packed string, in chun
         $c += grep { $_ > $top } unpack 'd*', substr($p, $o, 8 * 65536);
     }
     return $c;
+}
+
+# _top(\@values, p) -> (_pct(sorted, p), the largest, the smallest > 0 or
+# undef), as from sorting them all, but sorting only the values at or
+# above a threshold taken from a sample (all of them if that misses).
+sub _top {
+    my ($v, $p) = @_;
+    return (undef, undef, undef) unless @$v;
+    my $N = @$v;
+    my $m = $N - int($p * ($N - 1) + 0.5);    # the quantile is the m-th largest
+    my ($max, $pos) = (max(@$v), min(grep { $_ > 0 } @$v));
+    if ($N > 5000) {
+        my $step = int($N / 2000);
+        my @s = sort { $a <=> $b } @$v[ map { $_ * $step } 0 .. int(($N - 1) / $step) ];
+        my $r = int(@s * (1 - 3 * $m / $N)) - 5;    # about three times as many as needed
+        if ($r > 0) {
+            my $t = $s[$r];
+            my @hi = sort { $a <=> $b } grep { $_ >= $t } @$v;
+            return ($hi[ @hi - $m ], $max, $pos) if @hi >= $m;
+        }
+    }
+    my @all = sort { $a <=> $b } @$v;
+    return ($all[ $N - $m ], $max, $pos);
 }
 
 sub _pct {
@@ -269,11 +293,10 @@ sub build {
                 };
                 @ser{qw(b v)} = @$bv;
                 $ser{levels} = _levels(\@runs) if $g->{type} eq 'levels';
-                my @y = sort { $a <=> $b } map { _sample($_->[1], 200000 / @runs) } @runs;
-                @ser{qw(p99 ymax)} = (_pct(\@y, 0.99), $y[-1]);
-                ($ser{ypos}) = grep { $_ > 0 } @y;
-                my @n = map { _sample($_->[0], 20000 / @runs) } @runs;
-                my %dn = map { $_ => 1 } @n;
+                my @y = map { _sample($_->[1], 200000 / @runs) } @runs;
+                @ser{qw(p99 ymax ypos)} = _top(\@y, 0.99);
+                my %dn;
+                @dn{ map { _sample($_->[0], 20000 / @runs) } @runs } = ();
                 $ser{distinct_n} = [ sort { $a <=> $b } keys %dn ];
                 ($ser{nmax}) = $ser{b}{n_max};
                 $ser{nmin} = $ser{b}{n_min};
