@@ -1,9 +1,8 @@
 package Scalebench::Render::Draw;
 # Stage 3 of plot/render: the pictures. For each graph of the model one
 # gnuplot script, by the family's `type:` (plot/README.md):
-#   scatter  every row of every run as a point (read by gnuplot straight
-#            from the .dat files), per tag a shaded p10-p90 band and the
-#            median line over the n buckets up to the last n;
+#   scatter  every row of every run as a point, per tag a shaded p10-p90
+#            band and the median line over the n buckets up to the last n;
 #   levels   x takes a few values (mallocbench's T): per tag and value the
 #            points spread a little sideways, a p10-p90 bar and the median
 #            joined across the values.
@@ -11,8 +10,9 @@ package Scalebench::Render::Draw;
 # picture's pixels first: a point that lands on a pixel cell where the same
 # series already has a point is not written again, so a graph of 5 million
 # rows costs gnuplot what one of a few hundred thousand does and looks the
-# same; the raw rows stay in the .dat files the page links. Up to `jobs`
-# gnuplots run at once, while the model goes on with the next graph.
+# same; the raw rows stay in the .dat files the page links. The thinning
+# is done here, in the renderer's process; up to `jobs` gnuplots run at
+# once, each on its own graph, while the model goes on with the next one.
 #
 #   my $d = Scalebench::Render::Draw->new(site => DIR, plot_dir => DIR,
 #            gnuplot => 'gnuplot', tmp => DIR, jobs => 2);
@@ -106,8 +106,8 @@ sub _script {
         my $s = $p[$i];
         my $pf = "$self->{tmp}/" . $self->{serial}++ . '.pts';
         my $cf = "$self->{tmp}/" . $self->{serial}++ . '.clip';
-        push @{ $self->{thin} }, [ $s, $pf, $cf, $ys ];
         my $j = $levels ? $jx{$s} * ($ax->{logx} ? 0.12 : 0.5) : 0;
+        push @{ $self->{thin} }, [ $s, $pf, $cf, $ys, $j ];
         $o .= sprintf "SF[%d] = %s; CF[%d] = %s; SK[%d] = %s; SP[%d] = %d; SJ[%d] = %.4f\n",
             $i + 1, gp_str($pf), $i + 1, gp_str($cf), $i + 1, gp_str($s->{colour}), $i + 1, $s->{marker}, $i + 1, $j;
     }
@@ -189,8 +189,8 @@ sub _rings {
     for my $i (0 .. $#r) {
         my $rf = "$self->{tmp}/" . $self->{serial}++ . '.ring';
         my $rc = "$self->{tmp}/" . $self->{serial}++ . '.ringclip';
-        push @{ $self->{thin} }, [ { runs_data => $r[$i]{migrated_data} }, $rf, $rc, $ys ];
         my $j = $levels ? $jx->{ $r[$i] } * ($g->{axes}{logx} ? 0.12 : 0.5) : 0;
+        push @{ $self->{thin} }, [ { runs_data => $r[$i]{migrated_data} }, $rf, $rc, $ys, $j ];
         $o .= sprintf "RF[%d] = %s; RC[%d] = %s; RJ[%d] = %.4f\n", $i + 1, gp_str($rf), $i + 1, gp_str($rc), $i + 1, $j;
     }
     return $o;
@@ -204,11 +204,16 @@ sub new {
 # Cells of the thinning grid: finer than the plot area's pixels.
 our ($CELLS_X, $CELLS_Y) = (1800, 1000);
 
-# _thin($g, $s, $pf, $cf, $ys): write the series' points, one per grid cell,
-# scaled to the axis unit, into $pf; points above the cap go to $cf, at the
-# cap. Returns how many points were kept.
+# _thin($g, $s, $pf, $cf, $ys, $j): write the series' points, one per grid
+# cell, scaled to the axis unit and moved sideways by $j (levels graphs: a
+# factor 1 + $j on a log axis, an addition on a linear one), into $pf; points
+# above the cap go to $cf, at the cap. Returns how many points were kept.
+# The files are final: draw.gp plots them `using 1:2`, because any
+# expression in a `using` costs gnuplot a signal-handler swap per point
+# (three system calls: two thirds of its time on a scatter graph).
 sub _thin {
-    my ($self, $g, $s, $pf, $cf, $ys) = @_;
+    my ($self, $g, $s, $pf, $cf, $ys, $j) = @_;
+    $j //= 0;
     my $a = $g->{axes};
     my ($lx, $ly) = ($a->{logx}, $a->{logy});
     my ($x0, $x1) = $lx ? (log($a->{xmin}), log($a->{xmax})) : ($a->{xmin}, $a->{xmax});
@@ -228,7 +233,7 @@ sub _thin {
             my @n = unpack 'd*', substr($np, $off, $CH);
             my @y = unpack 'd*', substr($yp, $off, $CH);
             my $out = '';
-            if (!$lx && !$ly) {    # linear axes (the usual case): the loop below, unrolled
+            if (!$lx && !$ly && !$j) {    # linear axes (the usual case): the loop below, unrolled
                 my $cyp = $CELLS_Y + 1;
                 for my $i (0 .. $#n) {
                     my $y = $y[$i];
@@ -252,17 +257,18 @@ sub _thin {
                 my ($n, $y) = ($n[$i], $y[$i]);
                 my $x = $lx ? ($n > 0 ? log($n) : next) : $n;
                 my $cx = int(($x - $x0) * $sx);
+                my $xo = !$j ? $n : $lx ? $n * (1 + $j) : $n + $j;
                 if ($y > $cap) {
                     next if vec($cbits, $cx, 1);
                     vec($cbits, $cx, 1) = 1;
-                    print $c "$n $capv\n";
+                    print $c "$xo $capv\n";
                     next;
                 }
                 my $cy = int((($ly ? ($y > 0 ? log($y) : next) : $y) - $y0) * $sy);
                 my $k = $cx * ($CELLS_Y + 1) + $cy;
                 next if vec($bits, $k, 1);
                 vec($bits, $k, 1) = 1;
-                $out .= $n . ' ' . ($y / $ys) . "\n";
+                $out .= $xo . ' ' . ($y / $ys) . "\n";
                 $kept++;
             }
             print $p $out;
@@ -284,13 +290,17 @@ sub prepare {
     print $fh $text;
     close $fh or die "cannot write $script: $!\n";
     $g->{png} = "$g->{id}.png";
+    # The points are thinned here, not in a child: a child forked from this
+    # process (which holds the rows) would cost both copy-on-write faults on
+    # every page either writes, more than the thinning itself (a one-tag
+    # page: 3.5 s of 23 s CPU). The child only execs gnuplot.
+    $self->_thin($g, @$_) for @thin;
     $self->_reap(1) while keys %{ $self->{run} } >= $self->{jobs};
     my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {    # the child thins the points (it has the rows too), then is gnuplot
+    if ($pid == 0) {
         open STDERR, '>', "$script.err";
         open STDOUT, '>', '/dev/null';
         $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        eval { $self->_thin($g, @$_) for @thin; 1 } or do { print STDERR $@; POSIX::_exit(1) };
         exec $self->{gnuplot}, $script or POSIX::_exit(127);
     }
     $self->{run}{$pid} = [ $g, $script, $out ];
