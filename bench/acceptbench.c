@@ -52,9 +52,9 @@ int main(int argc, char **argv)
 		local_max = count;
 	sb_meta(r, "method", "one process: non-blocking connect() to 127.0.0.1, poll() on the listening "
 		"socket, accept(); client ends (and server ends past the descriptor limit) held by keeper processes");
-	struct sb_keeper *kp = sb_keeper_new();
+	struct sb_keeper *kp = sb_keeper_new(r);
 	long long held = 0, made = 0;
-	int *fds = sb_alloc(r, (size_t)local_max, sizeof *fds, "descriptors"), lfd = -1;
+	int *fds = kp ? sb_alloc(r, (size_t)local_max, sizeof *fds, "descriptors") : NULL, lfd = -1;
 	if (!fds || sb_reserve(r, (size_t)count) != 0)
 		goto out;
 

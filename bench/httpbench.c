@@ -469,9 +469,9 @@ int main(int argc, char **argv)
 	long long local_max = soft < 0 ? count : soft > 64 ? soft - 64 : 0;
 	struct load l = {
 		.r = r, .ck = sb_clock(r), .addr = addr, .port = u.port, .samples = samples, .keep = keep,
-		.local_max = local_max < count ? local_max : count, .kp = sb_keeper_new(),
+		.local_max = local_max < count ? local_max : count, .kp = sb_keeper_new(r),
 	};
-	l.req = sb_alloc(r, strlen(u.path) + strlen(u.host) + 200, 1, "the request");
+	l.req = l.kp ? sb_alloc(r, strlen(u.path) + strlen(u.host) + 200, 1, "the request") : NULL;
 	l.buf = l.req ? sb_alloc(r, HEAD_MAX, 1, "the response") : NULL;
 	l.fds = l.buf ? sb_alloc(r, (size_t)l.local_max, sizeof *l.fds, "descriptors") : NULL;
 	if (l.fds && sb_reserve(r, (size_t)(count + points * samples)) == 0)

@@ -45,16 +45,6 @@ int sb_bind_loopback_source(int fd, unsigned i)
 }
 
 /* ---- keepers ---- */
-static void *xalloc(void *p, size_t size)
-{
-	void *q = realloc(p, size ? size : 1);
-	if (!q) {
-		fprintf(stderr, "scalebench: out of memory for %zu bytes of keeper state\n", size);
-		exit(SB_EXIT_FAIL);
-	}
-	return q;
-}
-
 struct sb_keeper {
 	int *sock;        /* per keeper process: our end of its socket */
 	pid_t *pid;
@@ -63,21 +53,22 @@ struct sb_keeper {
 	const char *failed;   /* the call that failed last (sb_keep_call) */
 };
 
-struct sb_keeper *sb_keeper_new(void)
+struct sb_keeper *sb_keeper_new(struct sb *r)
 {
-	struct sb_keeper *k = xalloc(NULL, sizeof *k);
-	memset(k, 0, sizeof *k);
+	struct sb_keeper *k = sb_alloc(r, 1, sizeof *k, "the keeper set");
+	if (k)
+		memset(k, 0, sizeof *k);
 	return k;
 }
 
 int sb_keepers(const struct sb_keeper *k)
 {
-	return k->n;
+	return k ? k->n : 0;
 }
 
 long long sb_kept(const struct sb_keeper *k)
 {
-	return k->kept;
+	return k ? k->kept : 0;
 }
 
 /* A one-byte message with room for one descriptor (SCM_RIGHTS): what sb_keep()
@@ -230,6 +221,8 @@ const char *sb_keep_call(const struct sb_keeper *k)
 
 void sb_keeper_end(struct sb_keeper *k)
 {
+	if (!k)
+		return;
 	for (int i = 0; i < k->n; i++)
 		close(k->sock[i]);
 	for (int i = 0; i < k->n; i++)

@@ -34,8 +34,10 @@ unsigned sb_loopback_sources(struct sb *r, long long count);
  * n, while the measuring process's descriptor table stays small. */
 struct sb_keeper;
 
-/* An empty set of keepers; the first sb_keep() starts the first process. */
-struct sb_keeper *sb_keeper_new(void);
+/* An empty set of keepers; the first sb_keep() starts the first process.
+ * NULL when there is no memory for it: the run is then stopped at ENOMEM
+ * (sb_alloc). sb_keepers(), sb_kept() and sb_keeper_end() take NULL. */
+struct sb_keeper *sb_keeper_new(struct sb *r);
 
 /* Hands a copy of fd to a keeper (the caller still closes its own copy),
  * starting another keeper process when the current one is full. Returns 0,
