@@ -16,6 +16,8 @@ use SBFixtures qw(make_tree write_system);
 use File::Temp qw(tempdir);
 use File::Path qw(make_path);
 use File::Copy qw(copy);
+use File::Spec;
+use POSIX ();
 use JSON::PP;
 
 my $gnuplot = grep { -x "$_/gnuplot" } split /:/, $ENV{PATH};
@@ -258,11 +260,19 @@ for my $t (sort keys %$expect) {
     my $dp = Scalebench::Render::Load::read_columns("$mg/linux-plain/socketbench.1.dat", [qw(socket_ns bind_ns)]);
     ok(!exists $dp->{migrated}, 'a file without migrated_at: no migrated points');
 
-    # a gnuplot that keeps a copy of each script it is given
+    # a gnuplot that keeps a copy of each graph's script it is given (the
+    # renderer's gnuplots read 'load "SCRIPT"' lines on their input)
     my $gpdir = "$mg/gp";
     make_path($gpdir);
     open my $w, '>', "$mg/gnuplot-keep" or die;
-    print $w "#!/bin/sh\n[ \"\$1\" = --version ] || cp \"\$1\" '$gpdir/'\nexec gnuplot \"\$@\"\n";
+    print $w <<"EOS";
+#!/bin/sh
+[ "\$1" = --version ] && exec gnuplot --version
+while IFS= read -r l; do
+    case "\$l" in 'load "'*) f="\${l#load \\\"}"; cp "\${f%\\\"}" '$gpdir/' ;; esac
+    printf '%s\\n' "\$l"
+done | gnuplot
+EOS
     close $w;
     chmod 0755, "$mg/gnuplot-keep";
     my $scripts = sub {
@@ -302,6 +312,60 @@ for my $t (sort keys %$expect) {
     unlike(slurp("$mg/site/index.html"), qr/crossed CPUs/, 'no caption');
 }
 unlike(slurp("$site/index.html"), qr/crossed CPUs/, 'the fixture tree (no migrated_at) says nothing of crossed CPUs');
+
+# --- a graph gnuplot fails on, and a gnuplot that dies: the renderer's
+# gnuplots take one graph after another, so a failure must be pinned on its
+# graph, the other graphs still drawn, the exit status 1, no gnuplot left
+{
+    my $fd = tempdir('sb-render-fail-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    make_tree($fd, runs => 1, count => 200);
+    my $fake = sub {    # gnuplot, but on the graph whose script names $id.png: $what
+        my ($name, $id, $what) = @_;
+        open my $w, '>', "$fd/$name" or die;
+        print $w "#!$^X\n", <<'EOS', "fake('$id', '$what');\n";
+use strict;
+sub fake {
+    my ($id, $what) = @_;
+    exec 'gnuplot', @ARGV if @ARGV;
+    my $pid = open(my $gp, '|-', 'gnuplot') or die "gnuplot: $!";
+    select((select($gp), $| = 1)[0]);
+    while (my $l = <STDIN>) {
+        if ($l =~ /^load "(.*)"$/ && open my $f, '<', $1) {
+            local $/;
+            if (<$f> =~ m{/\Q$id\E\.png}) {
+                if ($what eq 'die') { kill 'KILL', $pid; exit 3 }
+                $l = "$what\n";
+            }
+        }
+        print $gp $l;
+    }
+}
+EOS
+        close $w;
+        chmod 0755, "$fd/$name";
+        return "$fd/$name";
+    };
+    # the scratch a killed render left (its PID gone) is removed by the next
+    my $dead = fork // die;
+    POSIX::_exit(0) unless $dead;
+    waitpid $dead, 0;
+    my $left = File::Spec->tmpdir . "/scalebench-render-$dead-AbC123";
+    make_path($left);
+    my $bad = $fake->('gnuplot-bad', 'bind', 'plot no_such_function(x)');
+    my $rb = run([ $^X, $render, '--results', $fd, '--gnuplot', $bad, '--quiet', '--jobs', 1 ], timeout => 300);
+    is($rb->{exit}, 1, 'a graph gnuplot fails on: exit 1');
+    like($rb->{err}, qr/gnuplot failed for bind: undefined function: no_such_function/, '... named, with gnuplot\'s message');
+    ok(-s "$fd/site/socket.png" && -s "$fd/site/fork.png", '... the graphs before and after it are drawn');
+    ok(!-e "$fd/site/bind.png" && !glob("$fd/site/*.tmp"), '... no picture and no .tmp for it');
+    ok(!-e $left, "the scratch of a killed render (PID $dead) is gone");
+    my $dies = $fake->('gnuplot-dies', 'fork', 'die');
+    my $rd = run([ $^X, $render, '--results', $fd, '--gnuplot', $dies, '--quiet', '--force' ], timeout => 300);
+    is($rd->{exit}, 1, 'a gnuplot that dies mid-way: exit 1');
+    like($rd->{err}, qr/gnuplot failed for fork \(it exited/, '... the graph it had is named') or diag($rd->{err});
+    ok(-s "$fd/site/bind.png" && -s "$fd/site/mmap.png", '... the others are drawn (by a new gnuplot)');
+    is(scalar(grep { /gnuplot/ && !/<defunct>/ } `ps -eo pid,args`), 0, 'no gnuplot is left running')
+        or diag(`ps -eo pid,ppid,args | grep gnuplot`);
+}
 
 done_testing();
 

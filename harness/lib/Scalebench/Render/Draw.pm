@@ -22,7 +22,7 @@ use strict;
 use warnings;
 use utf8;
 use Exporter 'import';
-use POSIX qw(WNOHANG);
+use POSIX ();
 our @EXPORT_OK = qw(gnuplot_ok png_size);
 
 our $WIDTH = 960;
@@ -198,7 +198,7 @@ sub _rings {
 
 sub new {
     my ($class, %o) = @_;
-    return bless { %o, jobs => $o{jobs} // 2, serial => 0, run => {}, failed => [], count => 0 }, $class;
+    return bless { %o, jobs => $o{jobs} // 2, serial => 0, workers => [], failed => [], count => 0 }, $class;
 }
 
 # Cells of the thinning grid: finer than the plot area's pixels.
@@ -279,7 +279,7 @@ sub _thin {
     return $kept;
 }
 
-# prepare($g): thin its points, write its script, start gnuplot on it.
+# prepare($g): thin its points, write its script, hand it to a gnuplot.
 sub prepare {
     my ($self, $g) = @_;
     $self->{thin} = [];
@@ -293,52 +293,120 @@ sub prepare {
     # The points are thinned here, not in a child: a child forked from this
     # process (which holds the rows) would cost both copy-on-write faults on
     # every page either writes, more than the thinning itself (a one-tag
-    # page: 3.5 s of 23 s CPU). The child only execs gnuplot.
+    # page: 3.5 s of 23 s CPU).
     $self->_thin($g, @$_) for @thin;
-    $self->_reap(1) while keys %{ $self->{run} } >= $self->{jobs};
-    my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {
-        open STDERR, '>', "$script.err";
-        open STDOUT, '>', '/dev/null';
-        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        exec $self->{gnuplot}, $script or POSIX::_exit(127);
-    }
-    $self->{run}{$pid} = [ $g, $script, $out ];
+    my $w = $self->_idle_worker;
+    $w->{job} = [ $g, $script, $out, -s $w->{err} // 0 ];
+    # reset session: nothing of the last graph is left (variables, arrays,
+    # settings); reset errors: GPVAL_ERRNO tells whether this one failed
+    # (an error ends the load, not gnuplot: the print still comes)
+    my $cmd = "reset session\nreset errors\nload " . gp_str($script) . "\nset print \"-\"\n"
+        . "print sprintf(\"scalebench-done %d %s\", GPVAL_ERRNO, GPVAL_ERRMSG)\nset print\n";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $w->{in}, $cmd;    # when it fails, gnuplot is gone: _reap sees its end
     $self->{count}++;
 }
 
+# The gnuplots: up to `jobs` processes, each started once and given one
+# graph after another on its standard input (a gnuplot costs 0.1 s of CPU
+# to start, a third of what a typical graph costs it). Each says
+# "scalebench-done ERRNO MESSAGE" on its standard output after each graph.
+sub _start_worker {
+    my ($self) = @_;
+    my $k = $self->{workers_started}++;
+    my $err = "$self->{tmp}/gnuplot.$k.err";
+    pipe(my $cr, my $pw) or die "pipe: $!\n";
+    pipe(my $pr, my $cw) or die "pipe: $!\n";
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        close $pw;
+        close $pr;
+        open STDIN, '<&', $cr or POSIX::_exit(127);
+        open STDOUT, '>&', $cw or POSIX::_exit(127);
+        open STDERR, '>', $err or POSIX::_exit(127);
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP PIPE);
+        exec $self->{gnuplot} or POSIX::_exit(127);
+    }
+    close $cr;
+    close $cw;
+    my $w = { pid => $pid, in => $pw, out => $pr, err => $err, buf => '' };
+    push @{ $self->{workers} }, $w;
+    return $w;
+}
+
+sub _idle_worker {
+    my ($self) = @_;
+    while (1) {
+        my ($w) = grep { !$_->{job} } @{ $self->{workers} };
+        return $w if $w;
+        return $self->_start_worker if @{ $self->{workers} } < $self->{jobs};
+        $self->_reap(1);
+    }
+}
+
+# _reap($block): take the answer of every gnuplot that has finished its
+# graph (waiting for one if $block); a graph it failed, or a gnuplot that
+# died, goes into the failures.
 sub _reap {
     my ($self, $block) = @_;
-    while (%{ $self->{run} }) {
-        my $pid = waitpid(-1, $block ? 0 : WNOHANG);
-        return if $pid <= 0;
-        my $job = delete $self->{run}{$pid} or next;
-        my ($g, $script, $out) = @$job;
-        if ($? != 0 || !-s "$out.tmp") {
-            my $err = '';
-            if (open my $e, '<', "$script.err") { local $/; $err = <$e> }
-            push @{ $self->{failed} }, "gnuplot failed for $g->{id} (status $?): $err";
+    my @busy = grep { $_->{job} } @{ $self->{workers} };
+    return unless @busy;
+    my $bits = '';
+    vec($bits, fileno $_->{out}, 1) = 1 for @busy;
+    my $n = select(my $ready = $bits, undef, undef, $block ? undef : 0);
+    return if $n <= 0;
+    for my $w (grep { vec($ready, fileno $_->{out}, 1) } @busy) {
+        my $got = sysread $w->{out}, $w->{buf}, 4096, length $w->{buf};
+        if ($got && $w->{buf} !~ /\n/) { next }
+        my ($g, $script, $out, $erroff) = @{ delete $w->{job} };
+        my $errs = sub {
+            open my $e, '<', $w->{err} or return '';
+            seek $e, $erroff, 0;
+            local $/;
+            my $t = <$e> // '';
+            $t =~ s/\s+\z//;
+            return length $t ? ": $t" : '';
+        };
+        if (!$got) {    # end of file: it died
+            $self->_end_worker($w);
+            push @{ $self->{failed} }, "gnuplot failed for $g->{id} (it exited: status $?)" . $errs->();
+            unlink "$out.tmp";
+            next;
+        }
+        (my $line, $w->{buf}) = split /\n/, $w->{buf}, 2;
+        my ($errno, $msg) = $line =~ /^scalebench-done (-?\d+) ?(.*)$/ ? ($1, $2) : (-1, "unexpected output: $line");
+        if ($errno != 0 || !-s "$out.tmp") {
+            push @{ $self->{failed} }, "gnuplot failed for $g->{id}: " . ($errno ? $msg : 'no picture') . $errs->();
             unlink "$out.tmp";
         } else {
             rename "$out.tmp", $out or push @{ $self->{failed} }, "cannot rename $out.tmp: $!";
         }
-        return;
     }
 }
 
-# finish(): wait for every gnuplot; dies naming the graphs that failed.
+sub _end_worker {
+    my ($self, $w, $sig) = @_;
+    close $w->{in};
+    kill $sig, $w->{pid} if $sig;
+    waitpid $w->{pid}, 0;
+    close $w->{out};
+    $self->{workers} = [ grep { $_ != $w } @{ $self->{workers} } ];
+}
+
+# finish(): wait for every graph, end the gnuplots; dies naming the graphs
+# that failed.
 sub finish {
     my ($self) = @_;
-    $self->_reap(1) while %{ $self->{run} };
+    $self->_reap(1) while grep { $_->{job} } @{ $self->{workers} };
+    $self->_end_worker($_) for @{ $self->{workers} };
     die join("\n", @{ $self->{failed} }) . "\n" if @{ $self->{failed} };
     return $self->{count};
 }
 
-# stop(): end the gnuplots still running (on a signal)
+# stop(): end the gnuplots (on a signal)
 sub stop {
     my ($self) = @_;
-    kill 'TERM', keys %{ $self->{run} };
-    $self->_reap(1) while %{ $self->{run} };
+    $self->_end_worker($_, 'TERM') for @{ $self->{workers} };
 }
 
 # png_size($path) -> (width, height) or ()
