@@ -240,11 +240,16 @@ for my $t (sort keys %$expect) {
                  @{ SBFixtures::series('constant', 300, seed => 5) } ];
     # rows 3, 150, 299 of socket_ns; 8, 12 (a missing value) and 200 of bind_ns
     my @at = qw(3.1 150.1 8.2 12.2 299.1 200.2);
+    # forkbench: 200 of 300 fork_ns samples crossed (its end stamp is the child's)
+    my @fat = map { "$_.1" } grep { $_ % 3 } 0 .. 299;
     for my $t (qw(linux-mig linux-plain)) {
         write_system("$mg/$t", tag => $t, os => 'Linux', release => '6.1', host => $t);
         SBFixtures::write_result("$mg/$t/socketbench.1.dat", bench => 'socketbench', os => 'Linux', release => '6.1',
             columns => [qw(n socket_ns bind_ns)], rows => $rows,
             ($t eq 'linux-mig' ? (trailer => [ 'migrated: ' . @at . ' of 600', "migrated_at: @at" ]) : ()));
+        SBFixtures::write_result("$mg/$t/forkbench.1.dat", bench => 'forkbench', os => 'Linux', release => '6.1',
+            columns => [qw(n fork_ns cleanup_ns)], rows => $rows,
+            ($t eq 'linux-mig' ? (trailer => [ 'migrated: ' . @fat . ' of 600', "migrated_at: @fat" ]) : ()));
     }
     my @ck = `$^X ${\ ROOT()}/scripts/check-result $mg/*/*.dat`;
     is($? >> 8, 0, 'migrated fixtures: valid result files') or diag(@ck);
@@ -291,12 +296,18 @@ EOS
     like($sc->{socket}, qr/^NR = 1$/m, 'socket: one series with rings');
     like($sc->{socket}, qr/^RT = "crossed CPUs \(3\)"$/m, 'socket: the legend entry "crossed CPUs (3)"');
     like($sc->{bind}, qr/^RT = "crossed CPUs \(2\)"$/m, 'bind: "crossed CPUs (2)"');
+    like($sc->{fork}, qr/^NR = 0$/m, 'fork, 200 of 300 crossed: no rings (they would hide the points)');
+    like($sc->{fork}, qr/^RT = ""$/m, '... and no legend entry for them');
     ok(-s "$mg/site/socket.png", 'socket.png is drawn with its rings');
     my $hm = slurp("$mg/site/index.html");
     like($hm, qr/<h2 id="socket">(?:(?!<\/section>).)*samples that crossed CPUs[^<]*: linux-mig 3 of 300, linux-plain 0 of 300/s,
          'the caption under socket counts them per tag');
     like($hm, qr/<h2 id="bind">(?:(?!<\/section>).)*samples that crossed CPUs[^<]*: linux-mig 2 of 294, linux-plain 0 of 294/s,
          '... and under bind');
+    like($hm, qr/<h2 id="fork">(?:(?!<\/section>).)*samples that crossed CPUs[^<]*: linux-mig 200 of 300 \(not ringed: more than 5%\), linux-plain 0 of 300/s,
+         '... under fork: counted, "not ringed"');
+    my ($fsec) = $hm =~ /<h2 id="fork">(.*?)<\/section>/s;
+    ok(defined $fsec && $fsec =~ /crossed CPUs/ && $fsec !~ /black rings/, '... and not called black rings');
     my %vm = map { ("$_->{graph} $_->{tag}" => $_) } @{ decode_json(slurp("$mg/site/verdicts.json")) };
     is($vm{'socket linux-mig'}{migrated}, 3, 'verdicts.json: migrated 3');
     is($vm{'socket linux-mig'}{points}, 300, '... of 300 points, all of them in the verdict');

@@ -174,14 +174,15 @@ sub _script {
 }
 
 # _rings($g, \@present, \%jx, $levels, $ys) -> gnuplot text: the points that
-# crossed CPUs (a series' migrated_data), thinned like the others, drawn by
-# draw.gp as open black rings over the scatter; a legend entry "crossed CPUs
-# (K)" only when K > 0. Sets $g->{migrated} = K.
+# crossed CPUs (a series' migrated_data: only where they are rare, see
+# Model::_migrated_of), thinned like the others, drawn by draw.gp as open
+# black rings over the scatter; a legend entry "crossed CPUs (K)" only when
+# K > 0. Sets $g->{migrated} = K, the ringed points.
 sub _rings {
     my ($self, $g, $p, $jx, $levels, $ys) = @_;
     my @r = grep { $_->{migrated_data} } @$p;
     my $k = 0;
-    $k += $_->{migrated} // 0 for @$p;
+    $k += $_->{migrated} // 0 for @r;
     $g->{migrated} = $k;
     my $o = sprintf "NR = %d\narray RF[%d]\narray RC[%d]\narray RJ[%d]\nRT = %s\n", scalar @r, (@r || 1) x 3,
         gp_str($k ? "crossed CPUs ($k)" : '');

@@ -34,6 +34,7 @@ our @DASH = (1, 2, 4, 5, 3);          # gnuplot dt for the median lines of stem 
 our $LOG_Y_RATIO = 30;                # tags' large-n levels differ more than this: log y
 our $LOG_Y_SPAN = 100;                # one series' median levels span more than this: log y
 our $PARALLEL_READ_BYTES = 16 << 20;  # a stem's files are read in parallel from this size on
+our $RING_SHARE = 0.05;               # samples that crossed CPUs are ringed up to this share of a series
 
 sub unit_of { return $_[0] =~ /_ns$/ ? 'ns' : 'count' }
 
@@ -346,13 +347,18 @@ sub build {
 # The points of a series that crossed CPUs (the files' migrated_at): their
 # count in $ser->{migrated}, and while the rows are held, the points
 # themselves in $ser->{migrated_data} ([ [n_packed, y_packed], ... ] like
-# runs_data) for the drawing. They stay in runs_data: they are valid samples.
+# runs_data) for the drawing, which rings them. They stay in runs_data: they
+# are valid samples. Rings mark the rare: a series where more than
+# $RING_SHARE of the samples crossed (forkbench, whose end stamp is the
+# child's own, on whichever CPU it ran) is counted but not ringed
+# ($ser->{ringed} = 0), or the rings would hide its points and band.
 sub _migrated_of {
     my ($ser, $files, $column) = @_;
     my @mig = grep { $_ } map { $_->{mig} && $_->{mig}{$column} } @$files;
     $ser->{migrated} = 0;
     $ser->{migrated} += length($_->[0]) / 8 for @mig;
-    $ser->{migrated_data} = \@mig if @mig;
+    $ser->{ringed} = $ser->{migrated} && $ser->{migrated} <= $RING_SHARE * $ser->{points} ? 1 : 0;
+    $ser->{migrated_data} = \@mig if $ser->{ringed};
 }
 
 # The axes a graph is drawn with, from its data: log x where n is

@@ -13,6 +13,7 @@ use warnings;
 use utf8;
 use Exporter 'import';
 use Scalebench::Markdown qw(md_to_html inline_md h);
+use Scalebench::Render::Model ();
 our @EXPORT_OK = qw(page text_table fmt_value fmt_ratio cell_class);
 
 # percent-encode a path segment for an href
@@ -299,13 +300,17 @@ sub _graph {
     return $o . "</section>\n";
 }
 
-# How many points of each tag crossed CPUs (only said when some did).
+# How many points of each tag crossed CPUs (only said when some did), and
+# which of them are not ringed because they are too many.
 sub _migrated_caption {
     my ($g) = @_;
     my $stems = @{ $g->{stems} } > 1;
-    return 'black rings: samples that crossed CPUs (began and ended on different CPUs; kept, and counted in the '
-        . 'verdicts): ' . join(', ', map { "$_->{tag}" . ($stems ? " · $_->{stem}" : '') . " $_->{migrated} of $_->{points}" }
-                               @{ $g->{present} });
+    my $share = sprintf '%g%%', 100 * $Scalebench::Render::Model::RING_SHARE;
+    return (grep({ $_->{ringed} } @{ $g->{present} }) ? 'black rings: ' : '')
+        . 'samples that crossed CPUs (began and ended on different CPUs; kept, and counted in the verdicts): '
+        . join(', ', map { "$_->{tag}" . ($stems ? " · $_->{stem}" : '') . " $_->{migrated} of $_->{points}"
+                           . ($_->{migrated} && !$_->{ringed} ? " (not ringed: more than $share)" : '') }
+               @{ $g->{present} });
 }
 
 # page($model, template, root, results, rendered) -> the HTML text
