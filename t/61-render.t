@@ -345,6 +345,7 @@ sub fake {
             local $/;
             if (<$f> =~ m{/\Q$id\E\.png}) {
                 if ($what eq 'die') { kill 'KILL', $pid; exit 3 }
+                sleep 3600 if $what eq 'hang';
                 $l = "$what\n";
             }
         }
@@ -374,7 +375,19 @@ EOS
     is($rd->{exit}, 1, 'a gnuplot that dies mid-way: exit 1');
     like($rd->{err}, qr/gnuplot failed for fork \(it exited/, '... the graph it had is named') or diag($rd->{err});
     ok(-s "$fd/site/bind.png" && -s "$fd/site/mmap.png", '... the others are drawn (by a new gnuplot)');
-    is(scalar(grep { /gnuplot/ && !/<defunct>/ } `ps -eo pid,args`), 0, 'no gnuplot is left running')
+    my $hangs = $fake->('gnuplot-hangs', 'mmap', 'hang');
+    my $rh = run([ $^X, $render, '--results', $fd, '--gnuplot', $hangs, '--quiet', '--force', '--timeout', 3 ],
+                 timeout => 300);
+    is($rh->{exit}, 1, 'a gnuplot that hangs: exit 1 after --timeout');
+    like($rh->{err}, qr/gnuplot failed for mmap: no answer in 3 s \(killed\)/, '... the graph is named');
+    ok(-s "$fd/site/socket.png" && -s "$fd/site/fork.png", '... the others are drawn');
+    my @left;    # a killed wrapper's own gnuplot ends at the end of its input: give it a moment
+    for (1 .. 50) {
+        @left = grep { /gnuplot/ && !/<defunct>/ } `ps -eo pid,args`;
+        last unless @left;
+        select(undef, undef, undef, 0.1);
+    }
+    is(scalar(@left), 0, 'no gnuplot is left running')
         or diag(`ps -eo pid,ppid,args | grep gnuplot`);
 }
 

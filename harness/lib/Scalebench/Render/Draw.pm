@@ -199,7 +199,8 @@ sub _rings {
 
 sub new {
     my ($class, %o) = @_;
-    return bless { %o, jobs => $o{jobs} // 2, serial => 0, workers => [], failed => [], count => 0 }, $class;
+    return bless { %o, jobs => $o{jobs} // 2, timeout => $o{timeout} // 600, serial => 0, workers => [], failed => [],
+                   count => 0 }, $class;
 }
 
 # Cells of the thinning grid: finer than the plot area's pixels.
@@ -297,7 +298,7 @@ sub prepare {
     # page: 3.5 s of 23 s CPU).
     $self->_thin($g, @$_) for @thin;
     my $w = $self->_idle_worker;
-    $w->{job} = [ $g, $script, $out, -s $w->{err} // 0 ];
+    $w->{job} = [ $g, $script, $out, -s $w->{err} // 0, time + $self->{timeout} ];
     # reset session: nothing of the last graph is left (variables, arrays,
     # settings); reset errors: GPVAL_ERRNO tells whether this one failed
     # (an error ends the load, not gnuplot: the print still comes)
@@ -347,15 +348,26 @@ sub _idle_worker {
 
 # _reap($block): take the answer of every gnuplot that has finished its
 # graph (waiting for one if $block); a graph it failed, or a gnuplot that
-# died, goes into the failures.
+# died, goes into the failures, and so does a graph that took longer than
+# `timeout` seconds (its gnuplot is killed; the next graph gets a new one).
 sub _reap {
     my ($self, $block) = @_;
     my @busy = grep { $_->{job} } @{ $self->{workers} };
     return unless @busy;
     my $bits = '';
     vec($bits, fileno $_->{out}, 1) = 1 for @busy;
-    my $n = select(my $ready = $bits, undef, undef, $block ? undef : 0);
-    return if $n <= 0;
+    my ($due) = sort { $a <=> $b } map { $_->{job}[4] } @busy;
+    my $wait = $block ? $due - time : 0;
+    my $n = select(my $ready = $bits, undef, undef, $wait > 0 ? $wait : 0);
+    if ($n <= 0) {
+        for my $w (grep { $_->{job}[4] <= time } @busy) {
+            my ($g, undef, $out) = @{ delete $w->{job} };
+            $self->_end_worker($w, 'KILL');
+            push @{ $self->{failed} }, "gnuplot failed for $g->{id}: no answer in $self->{timeout} s (killed)";
+            unlink "$out.tmp";
+        }
+        return;
+    }
     for my $w (grep { vec($ready, fileno $_->{out}, 1) } @busy) {
         my $got = sysread $w->{out}, $w->{buf}, 4096, length $w->{buf};
         if ($got && $w->{buf} !~ /\n/) { next }
