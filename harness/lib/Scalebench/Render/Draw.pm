@@ -93,25 +93,25 @@ sub _script {
     $o .= "set offsets 0, 0, 0, 0\n";
     my @p = @{ $g->{present} };
     my $levels = $g->{type} eq 'levels';
-    # sideways spread of a tag's points at one level: a fraction of the gap
+    # levels graphs: each tag's points, bars and line moved sideways at one
+    # level (a fraction of the gap), written so into the files gnuplot reads
     my $k = 0;
     my %jx;
     for my $s (@p) {
         my $slot = @p > 1 ? ($k++ / (@p - 1) - 0.5) : 0;
-        $jx{$s} = $slot;
+        $jx{$s} = $levels ? $slot * ($ax->{logx} ? 0.12 : 0.5) : 0;
     }
     # points: per series, thinned to the grid, and its clipped points
-    $o .= sprintf "NS = %d\narray SF[NS]\narray CF[NS]\narray SK[NS]\narray SP[NS]\narray SJ[NS]\n", scalar @p;
+    $o .= sprintf "NS = %d\narray SF[NS]\narray CF[NS]\narray SK[NS]\narray SP[NS]\n", scalar @p;
     for my $i (0 .. $#p) {
         my $s = $p[$i];
         my $pf = "$self->{tmp}/" . $self->{serial}++ . '.pts';
         my $cf = "$self->{tmp}/" . $self->{serial}++ . '.clip';
-        my $j = $levels ? $jx{$s} * ($ax->{logx} ? 0.12 : 0.5) : 0;
-        push @{ $self->{thin} }, [ $s, $pf, $cf, $ys, $j ];
-        $o .= sprintf "SF[%d] = %s; CF[%d] = %s; SK[%d] = %s; SP[%d] = %d; SJ[%d] = %.4f\n",
-            $i + 1, gp_str($pf), $i + 1, gp_str($cf), $i + 1, gp_str($s->{colour}), $i + 1, $s->{marker}, $i + 1, $j;
+        push @{ $self->{thin} }, [ $s, $pf, $cf, $ys, $jx{$s} ];
+        $o .= sprintf "SF[%d] = %s; CF[%d] = %s; SK[%d] = %s; SP[%d] = %d\n",
+            $i + 1, gp_str($pf), $i + 1, gp_str($cf), $i + 1, gp_str($s->{colour}), $i + 1, $s->{marker};
     }
-    $o .= $self->_rings($g, \@p, \%jx, $levels, $ys);
+    $o .= $self->_rings($g, \@p, \%jx, $ys);
     # bands and median lines from the pooled buckets (levels: per value)
     my @lines;
     for my $s (@p) {
@@ -126,18 +126,17 @@ sub _script {
             push @r, [ $rows->[-1]{n_hi}, @{ $r[-1] }[ 1 .. 3 ] ] if $rows->[-1]{n_hi} > $r[-1][0];
         }
         @r = grep { $_->[0] > 0 } @r if $ax->{logx};
-        printf $fh "%.17g %.17g %.17g %.17g\n", @$_ for @r;
+        printf $fh "%.17g %.17g %.17g %.17g\n", _aside($_->[0], $jx{$s}, $ax->{logx}), @$_[ 1 .. 3 ] for @r;
         close $fh or die "cannot write $file: $!\n";
         push @lines, [ $file, $s ];
     }
-    $o .= sprintf "NM = %d\narray MF[%d]\narray MK[%d]\narray MB[%d]\narray MD[%d]\narray MJ[%d]\n",
-        scalar @lines, (@lines || 1) x 5;
-    $o .= "MF[1] = \"/dev/null\"; MK[1] = \"#000000\"; MB[1] = \"#000000\"; MD[1] = 1; MJ[1] = 0\n" unless @lines;
+    $o .= sprintf "NM = %d\narray MF[%d]\narray MK[%d]\narray MB[%d]\narray MD[%d]\n",
+        scalar @lines, (@lines || 1) x 4;
+    $o .= "MF[1] = \"/dev/null\"; MK[1] = \"#000000\"; MB[1] = \"#000000\"; MD[1] = 1\n" unless @lines;
     for my $i (0 .. $#lines) {
         my ($f, $s) = @{ $lines[$i] };
-        my $j = $levels ? $jx{$s} * ($ax->{logx} ? 0.12 : 0.5) : 0;
-        $o .= sprintf "MF[%d] = %s; MK[%d] = %s; MB[%d] = %s; MD[%d] = %d; MJ[%d] = %.4f\n", $i + 1, gp_str($f),
-            $i + 1, gp_str(darken($s->{colour})), $i + 1, gp_str($s->{colour}), $i + 1, $s->{dash}, $i + 1, $j;
+        $o .= sprintf "MF[%d] = %s; MK[%d] = %s; MB[%d] = %s; MD[%d] = %d\n", $i + 1, gp_str($f),
+            $i + 1, gp_str(darken($s->{colour})), $i + 1, gp_str($s->{colour}), $i + 1, $s->{dash};
     }
     # the legend: one entry per tag and stem, marker and median line's dash
     $o .= sprintf "NK = %d\narray KT[%d]\narray KK[%d]\narray KP[%d]\narray KD[%d]\n", scalar @p, (@p || 1) x 4;
@@ -165,7 +164,7 @@ sub _script {
         my ($rows) = sort { $b <=> $a } values %at;
         $o .= "set tmargin " . (3 + $rows) . "\n";
     }
-    $o .= "LEVELS = " . ($levels ? 1 : 0) . "\nLOGX = " . ($ax->{logx} ? 1 : 0) . "\n";
+    $o .= "LEVELS = " . ($levels ? 1 : 0) . "\n";
     my $out = "$o{site}/$g->{id}.png";
     $o .= "set terminal png truecolor size $WIDTH,$HEIGHT font \"DejaVuSans,9\" background rgb \"white\"\n";
     $o .= "set output " . gp_str("$out.tmp") . "\n";
@@ -173,26 +172,25 @@ sub _script {
     return ($o, $out);
 }
 
-# _rings($g, \@present, \%jx, $levels, $ys) -> gnuplot text: the points that
+# _rings($g, \@present, \%jx, $ys) -> gnuplot text: the points that
 # crossed CPUs (a series' migrated_data: only where they are rare, see
 # Model::_migrated_of), thinned like the others, drawn by draw.gp as open
 # black rings over the scatter; a legend entry "crossed CPUs (K)" only when
 # K > 0. Sets $g->{migrated} = K, the ringed points.
 sub _rings {
-    my ($self, $g, $p, $jx, $levels, $ys) = @_;
+    my ($self, $g, $p, $jx, $ys) = @_;
     my @r = grep { $_->{migrated_data} } @$p;
     my $k = 0;
     $k += $_->{migrated} // 0 for @r;
     $g->{migrated} = $k;
-    my $o = sprintf "NR = %d\narray RF[%d]\narray RC[%d]\narray RJ[%d]\nRT = %s\n", scalar @r, (@r || 1) x 3,
+    my $o = sprintf "NR = %d\narray RF[%d]\narray RC[%d]\nRT = %s\n", scalar @r, (@r || 1) x 2,
         gp_str($k ? "crossed CPUs ($k)" : '');
-    $o .= "RF[1] = \"/dev/null\"; RC[1] = \"/dev/null\"; RJ[1] = 0\n" unless @r;
+    $o .= "RF[1] = \"/dev/null\"; RC[1] = \"/dev/null\"\n" unless @r;
     for my $i (0 .. $#r) {
         my $rf = "$self->{tmp}/" . $self->{serial}++ . '.ring';
         my $rc = "$self->{tmp}/" . $self->{serial}++ . '.ringclip';
-        my $j = $levels ? $jx->{ $r[$i] } * ($g->{axes}{logx} ? 0.12 : 0.5) : 0;
-        push @{ $self->{thin} }, [ { runs_data => $r[$i]{migrated_data} }, $rf, $rc, $ys, $j ];
-        $o .= sprintf "RF[%d] = %s; RC[%d] = %s; RJ[%d] = %.4f\n", $i + 1, gp_str($rf), $i + 1, gp_str($rc), $i + 1, $j;
+        push @{ $self->{thin} }, [ { runs_data => $r[$i]{migrated_data} }, $rf, $rc, $ys, $jx->{ $r[$i] } ];
+        $o .= sprintf "RF[%d] = %s; RC[%d] = %s\n", $i + 1, gp_str($rf), $i + 1, gp_str($rc);
     }
     return $o;
 }
@@ -203,12 +201,18 @@ sub new {
                    count => 0 }, $class;
 }
 
+# _aside($x, $j, $logx) -> x moved sideways by $j: a factor 1 + $j on a log
+# axis, an addition on a linear one (levels graphs; $j is 0 elsewhere).
+sub _aside {
+    my ($x, $j, $logx) = @_;
+    return !$j ? $x : $logx ? $x * (1 + $j) : $x + $j;
+}
+
 # Cells of the thinning grid: finer than the plot area's pixels.
 our ($CELLS_X, $CELLS_Y) = (1800, 1000);
 
 # _thin($g, $s, $pf, $cf, $ys, $j): write the series' points, one per grid
-# cell, scaled to the axis unit and moved sideways by $j (levels graphs: a
-# factor 1 + $j on a log axis, an addition on a linear one), into $pf; points
+# cell, scaled to the axis unit and moved sideways by $j (_aside), into $pf; points
 # above the cap go to $cf, at the cap. Returns how many points were kept.
 # The files are final: draw.gp plots them `using 1:2`, because any
 # expression in a `using` costs gnuplot a signal-handler swap per point
@@ -259,7 +263,7 @@ sub _thin {
                 my ($n, $y) = ($n[$i], $y[$i]);
                 my $x = $lx ? ($n > 0 ? log($n) : next) : $n;
                 my $cx = int(($x - $x0) * $sx);
-                my $xo = !$j ? $n : $lx ? $n * (1 + $j) : $n + $j;
+                my $xo = _aside($n, $j, $lx);
                 if ($y > $cap) {
                     next if vec($cbits, $cx, 1);
                     vec($cbits, $cx, 1) = 1;
