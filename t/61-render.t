@@ -265,21 +265,10 @@ for my $t (sort keys %$expect) {
     my $dp = Scalebench::Render::Load::read_columns("$mg/linux-plain/socketbench.1.dat", [qw(socket_ns bind_ns)]);
     ok(!exists $dp->{migrated}, 'a file without migrated_at: no migrated points');
 
-    # a gnuplot that keeps a copy of each graph's script it is given (the
-    # renderer's gnuplots read 'load "SCRIPT"' lines on their input)
+    # a gnuplot that keeps a copy of each graph's script it is given
     my $gpdir = "$mg/gp";
     make_path($gpdir);
-    open my $w, '>', "$mg/gnuplot-keep" or die;
-    print $w <<"EOS";
-#!/bin/sh
-[ "\$1" = --version ] && exec gnuplot --version
-while IFS= read -r l; do
-    case "\$l" in 'load "'*) f="\${l#load \\\"}"; cp "\${f%\\\"}" '$gpdir/' ;; esac
-    printf '%s\\n' "\$l"
-done | gnuplot
-EOS
-    close $w;
-    chmod 0755, "$mg/gnuplot-keep";
+    fake_gnuplot("$mg/gnuplot-keep", keep => $gpdir);
     my $scripts = sub {
         my %s;
         for my $f (glob "$gpdir/*.gp") {
@@ -330,33 +319,7 @@ unlike(slurp("$site/index.html"), qr/crossed CPUs/, 'the fixture tree (no migrat
 {
     my $fd = tempdir('sb-render-fail-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     make_tree($fd, runs => 1, count => 200);
-    my $fake = sub {    # gnuplot, but on the graph whose script names $id.png: $what
-        my ($name, $id, $what) = @_;
-        open my $w, '>', "$fd/$name" or die;
-        print $w "#!$^X\n", <<'EOS', "fake('$id', '$what');\n";
-use strict;
-sub fake {
-    my ($id, $what) = @_;
-    exec 'gnuplot', @ARGV if @ARGV;
-    my $pid = open(my $gp, '|-', 'gnuplot') or die "gnuplot: $!";
-    select((select($gp), $| = 1)[0]);
-    while (my $l = <STDIN>) {
-        if ($l =~ /^load "(.*)"$/ && open my $f, '<', $1) {
-            local $/;
-            if (<$f> =~ m{/\Q$id\E\.png}) {
-                if ($what eq 'die') { kill 'KILL', $pid; exit 3 }
-                sleep 3600 if $what eq 'hang';
-                $l = "$what\n";
-            }
-        }
-        print $gp $l;
-    }
-}
-EOS
-        close $w;
-        chmod 0755, "$fd/$name";
-        return "$fd/$name";
-    };
+    my $fake = sub { my ($name, $id, $what) = @_; fake_gnuplot("$fd/$name", id => $id, what => $what) };
     # the scratch a killed render left (its PID gone) is removed by the next
     my $dead = fork // die;
     POSIX::_exit(0) unless $dead;
@@ -392,6 +355,43 @@ EOS
 }
 
 done_testing();
+
+# fake_gnuplot($path, keep => DIR | id => GRAPH, what => CMD|'die'|'hang')
+# -> $path: a gnuplot in front of the real one. The renderer's gnuplots read
+# 'load "SCRIPT"' lines on their input; this one copies each SCRIPT into
+# DIR (keep), or, for the graph whose script writes GRAPH.png, sends CMD
+# instead, kills the real gnuplot and exits ('die'), or stops answering
+# ('hang').
+sub fake_gnuplot {
+    my ($path, %o) = @_;
+    require Data::Dumper;
+    open my $w, '>', $path or die "$path: $!";
+    print $w "#!$^X\n", 'my %o = %{ ', Data::Dumper->new([ \%o ])->Terse(1)->Dump, " };\n", <<'EOS';
+use strict;
+use File::Copy qw(copy);
+exec 'gnuplot', @ARGV if @ARGV;
+my $pid = open(my $gp, '|-', 'gnuplot') or die "gnuplot: $!";
+select((select($gp), $| = 1)[0]);
+while (my $l = <STDIN>) {
+    if ($l =~ /^load "(.*)"$/) {
+        my $script = $1;
+        copy($script, "$o{keep}/") or die "copy $script: $!" if defined $o{keep};
+        if (defined $o{id} && open my $f, '<', $script) {
+            local $/;
+            if (<$f> =~ m{/\Q$o{id}\E\.png}) {
+                if ($o{what} eq 'die') { kill 'KILL', $pid; exit 3 }
+                sleep 3600 if $o{what} eq 'hang';
+                $l = "$o{what}\n";
+            }
+        }
+    }
+    print $gp $l;
+}
+EOS
+    close $w or die "$path: $!";
+    chmod 0755, $path;
+    return $path;
+}
 
 sub slurp {
     my ($f) = @_;
