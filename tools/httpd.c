@@ -733,18 +733,20 @@ static void raise_nofile(void)
 }
 
 /* The select backend watches only descriptors below FD_SETSIZE: its
- * connections are those numbers not in use now. Caps cap to that and says
- * so; 1 when that leaves none. */
+ * connections are those numbers not in use now (counted one by one: a
+ * descriptor inherited above the lowest free one takes a number too). Caps
+ * cap to that and says so; 1 when that leaves none. A file opened for
+ * sending can still take a number below FD_SETSIZE later, so an accepted
+ * descriptor past it is refused where it is accepted (accept_some). */
 static int cap_fd_limit(char *note, size_t len)
 {
 	note[0] = 0;
 	if (mech->fd_limit >= nconns_max)
 		return 0;
-	int low = dup(lfd);   /* the lowest descriptor number free now */
-	if (low < 0)
-		die("dup()");
-	close(low);
-	int room = mech->fd_limit - low;
+	int room = 0;
+	for (int fd = 0; fd < mech->fd_limit; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			room++;
 	if (room < 1) {
 		fprintf(stderr, "httpd: %s watches descriptors below FD_SETSIZE=%d only: none is left\n", mech->name,
 			mech->fd_limit);
