@@ -61,6 +61,16 @@ sub responses {
     return (\@r, $buf);
 }
 
+# connect_many($port, $n) -> up to $n connections to it, as many as were made
+sub connect_many {
+    my ($port, $n) = @_;
+    my @c;
+    for (1 .. $n) {
+        push @c, IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or last;
+    }
+    return @c;
+}
+
 my @backends = ('poll', 'select');
 unshift @backends, 'epoll' if $^O eq 'linux';
 unshift @backends, 'kqueue' if $^O =~ /bsd|darwin|dragonfly/i;
@@ -221,20 +231,11 @@ for my $be (@backends) {
     POSIX::close($high);
     close $stray;
     my ($port) = $srv->{line} =~ /^listening \S+ (\d+)/;
-    open my $e0, '<', $srv->{err_file} or die;
-    my $start = do { local $/; <$e0> } // '';
+    my $start = server_said($srv);
     my ($cap) = $start =~ /up to (\d+) connections/;
-    my @c;
-    for (1 .. 1100) {
-        push @c, IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or last;
-    }
+    my @c = connect_many($port, 1100);
     is(scalar @c, 1100, 'select: 1100 connections made');
-    my $said = '';
-    for (1 .. 400) {
-        if (open my $e, '<', $srv->{err_file}) { local $/; $said = <$e> // '' }
-        last if $said =~ /at its descriptor limit/;
-        select(undef, undef, undef, 0.05);
-    }
+    my $said = server_said($srv, qr/at its descriptor limit/);
     my ($held) = $said =~ /(\d+) connections: at its descriptor limit/;
     ok(defined $cap && defined $held && $held == $cap,
         "select: stops accepting at the $cap it announced, the inherited descriptor counted")
@@ -261,17 +262,9 @@ for my $be (@backends) {
     syswrite($slow, "GET /big.bin HTTP/1.0\r\n\r\n");
     my $head = read_until($slow, sub { length $_[0] > 0 }, 10);
     like($head, qr/\AHTTP\/1\.1 200 /, 'select: a 64 MB answer has begun (its file is open)');
-    my @c;
-    for (1 .. 1100) {
-        push @c, IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or last;
-    }
+    my @c = connect_many($port, 1100);
     is(scalar @c, 1100, 'select: 1100 connections made beside a file being sent');
-    my $said = '';
-    for (1 .. 400) {
-        if (open my $e, '<', $srv->{err_file}) { local $/; $said = <$e> // '' }
-        last if $said =~ /beyond FD_SETSIZE/;
-        select(undef, undef, undef, 0.05);
-    }
+    my $said = server_said($srv, qr/beyond FD_SETSIZE/);
     like($said, qr/select: descriptor \d+ is beyond FD_SETSIZE \(\d+\)/, 'select: one accepted past FD_SETSIZE is refused, and it says why');
     my $last = $c[-1];   # accepted after the refusals began
     syswrite($last, "GET /small.txt HTTP/1.0\r\n\r\n");

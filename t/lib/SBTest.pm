@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/../harness/lib";
 use Scalebench::Result qw(parse_text validate);
 
-our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive start_server stop_server read_until
+our @EXPORT = qw(ROOT bin run check_output unprivileged children_of group_alive start_server stop_server server_said read_until
                  $EXIT_OK $EXIT_FAIL $EXIT_USAGE $EXIT_LIMIT);
 
 our ($EXIT_OK, $EXIT_FAIL, $EXIT_USAGE, $EXIT_LIMIT) = (0, 1, 2, 3);
@@ -109,6 +109,20 @@ sub start_server {
     return { pid => $pid, line => $line, err_file => $efile, out => $rd };
 }
 
+# server_said($server, qr/pattern/, $timeout) -> what the server has written
+# to stderr so far, once it matches pattern or after $timeout seconds
+# (default 20); without a pattern, at once.
+sub server_said {
+    my ($s, $re, $timeout) = @_;
+    my $deadline = time + ($timeout // 20);
+    while (1) {
+        open my $e, '<', $s->{err_file} or die "$s->{err_file}: $!";
+        my $said = do { local $/; <$e> } // '';
+        return $said if !defined $re || $said =~ $re || time > $deadline;
+        select(undef, undef, undef, 0.05);
+    }
+}
+
 # read_until($fh, $cond, $timeout) -> the bytes read from $fh until
 # $cond->(bytes so far) holds, end of file, or $timeout seconds (default 10)
 sub read_until {
@@ -153,9 +167,7 @@ sub stop_server {
     for (1 .. 50) { last unless group_alive($s->{pid}); select(undef, undef, undef, 0.02) }
     $r{left} = [ group_alive($s->{pid}) ];
     kill 'KILL', -$s->{pid};
-    local $/;
-    open my $e, '<', $s->{err_file} or die;
-    $r{err} = <$e> // '';
+    $r{err} = server_said($s);
     if ($st & 127) { $r{signal} = $st & 127 } else { $r{exit} = $st >> 8 }
     return \%r;
 }
